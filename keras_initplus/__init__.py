@@ -1,0 +1,34 @@
+"""keras_initplus: initializers and gradient health for Keras 3.
+
+Importing the package registers every initializer with Keras, so that
+saved models load and string ids such as `"he_avg_fan_normal"` resolve.
+"""
+
+import keras
+
+from keras_initplus.initializers import (
+    STRING_IDS,
+    DeltaOrthogonal,
+    HeAvgFanNormal,
+    HeAvgFanUniform,
+    Orthogonal,
+    VarianceScaling,
+    calculate_gain,
+    compute_fans,
+    initializer_for,
+)
+
+__version__ = "0.1.0"
+
+keras.saving.get_custom_objects().update(STRING_IDS)
+
+__all__ = [
+    "DeltaOrthogonal",
+    "HeAvgFanNormal",
+    "HeAvgFanUniform",
+    "Orthogonal",
+    "VarianceScaling",
+    "calculate_gain",
+    "compute_fans",
+    "initializer_for",
+]

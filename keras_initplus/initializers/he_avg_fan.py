@@ -1,0 +1,85 @@
+"""He initialization with the average fan: Var(w) = 4 / (fan_in + fan_out)."""
+
+import keras
+
+from keras_initplus.initializers.variance_scaling import VarianceScaling
+
+
+class _HeAvgFan(VarianceScaling):
+    """Shared preset: `VarianceScaling(2.0, "fan_avg", distribution)`."""
+
+    _distribution = None
+
+    def __init__(self, seed=None):
+        super().__init__(
+            scale=2.0,
+            mode="fan_avg",
+            distribution=self._distribution,
+            seed=seed,
+        )
+
+    def get_config(self):
+        # Only the preset's own argument: scale, mode and distribution are
+        # fixed by the class and must not be passed back to __init__.
+        return {"seed": keras.saving.serialize_keras_object(self.seed)}
+
+
+@keras.saving.register_keras_serializable(package="keras_initplus")
+class HeAvgFanNormal(_HeAvgFan):
+    """He initializer with the average fan, truncated normal.
+
+    Draws from a normal distribution truncated at two standard deviations,
+    rescaled so that the variance is exactly
+
+        Var(w) = 4 / (fan_in + fan_out) = 2 / ((fan_in + fan_out) / 2).
+
+    It keeps He's factor 2 for ReLU-like activations, which halve the
+    second moment, and averages the fans as Glorot does, so that neither
+    the forward nor the backward signal is favoured when a layer changes
+    width. For square layers it equals `keras.initializers.HeNormal`.
+
+    Args:
+        seed: None, a non-negative int, or a `keras.random.SeedGenerator`.
+            With None every call draws fresh values.
+
+    Example:
+
+    >>> layer = keras.layers.Dense(
+    ...     256, activation="relu",
+    ...     kernel_initializer=HeAvgFanNormal(seed=1))
+    >>> conv = keras.layers.Conv2D(
+    ...     32, 3, activation="relu", kernel_initializer="he_avg_fan_normal")
+
+    Reference:
+        - [He et al., 2015](https://arxiv.org/abs/1502.01852)
+        - [Glorot & Bengio, 2010](
+          https://proceedings.mlr.press/v9/glorot10a.html)
+    """
+
+    _distribution = "truncated_normal"
+
+
+@keras.saving.register_keras_serializable(package="keras_initplus")
+class HeAvgFanUniform(_HeAvgFan):
+    """He initializer with the average fan, uniform.
+
+    Draws from U(-limit, limit) with
+
+        limit = sqrt(12 / (fan_in + fan_out)),
+
+    so that Var(w) = limit**2 / 3 = 4 / (fan_in + fan_out).
+
+    Args:
+        seed: None, a non-negative int, or a `keras.random.SeedGenerator`.
+            With None every call draws fresh values.
+
+    Example:
+
+    >>> layer = keras.layers.Dense(
+    ...     256, activation="relu", kernel_initializer=HeAvgFanUniform())
+
+    Reference:
+        - [He et al., 2015](https://arxiv.org/abs/1502.01852)
+    """
+
+    _distribution = "uniform"

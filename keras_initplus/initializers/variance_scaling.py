@@ -1,0 +1,115 @@
+"""The general fan-scaled initializer that the He/Glorot presets build on."""
+
+import math
+
+import keras
+
+from keras_initplus.initializers.fans import compute_fans
+from keras_initplus.initializers.seeded import SeededInitializer
+from keras_initplus.initializers.validation import check_dtype, check_shape
+
+MODES = ("fan_in", "fan_out", "fan_avg")
+DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
+
+# Standard deviation of a unit normal truncated to [-2, 2]; dividing by it
+# makes the truncated draw's variance exactly the target.
+_TRUNCATED_STD = 0.87962566103423978
+
+
+@keras.saving.register_keras_serializable(package="keras_initplus")
+class VarianceScaling(SeededInitializer):
+    """Draws weights with variance `scale / n`, n chosen by `mode`.
+
+    `n` is `fan_in`, `fan_out` or `(fan_in + fan_out) / 2`, with fans
+    computed as Keras does (channels times receptive field for convolution
+    kernels). `truncated_normal` cuts at two standard deviations and
+    corrects the scale so that the variance is exact; `uniform` uses the
+    limit `sqrt(3 * scale / n)`.
+
+    This is the same family as `keras.initializers.VarianceScaling`, but an
+    unseeded instance draws fresh values on every call (see
+    `SeededInitializer`).
+
+    Args:
+        scale: Positive float, the variance numerator.
+        mode: One of `"fan_in"`, `"fan_out"`, `"fan_avg"`.
+        distribution: One of `"truncated_normal"`, `"untruncated_normal"`,
+            `"uniform"`.
+        seed: None, a non-negative int, or a `keras.random.SeedGenerator`.
+
+    Example:
+
+    >>> init = VarianceScaling(2.0, "fan_in", "truncated_normal", seed=1)
+    >>> layer = keras.layers.Dense(64, kernel_initializer=init)
+
+    Reference:
+        - [He et al., 2015](https://arxiv.org/abs/1502.01852)
+        - [Glorot & Bengio, 2010](
+          https://proceedings.mlr.press/v9/glorot10a.html)
+    """
+
+    def __init__(
+        self,
+        scale=1.0,
+        mode="fan_in",
+        distribution="truncated_normal",
+        seed=None,
+    ):
+        if (
+            isinstance(scale, bool)
+            or not isinstance(scale, (int, float))
+            or not math.isfinite(scale)
+            or scale <= 0
+        ):
+            raise ValueError(
+                "Argument `scale` must be a positive finite number. "
+                f"Received: scale={scale!r}"
+            )
+        if mode not in MODES:
+            raise ValueError(
+                f"Argument `mode` must be one of {MODES}. "
+                f"Received: mode={mode!r}"
+            )
+        if distribution not in DISTRIBUTIONS:
+            raise ValueError(
+                f"Argument `distribution` must be one of {DISTRIBUTIONS}. "
+                f"Received: distribution={distribution!r}"
+            )
+        self.scale = float(scale)
+        self.mode = mode
+        self.distribution = distribution
+        super().__init__(seed=seed)
+
+    def variance(self, shape):
+        """The target variance of each entry for a kernel of `shape`."""
+        fan_in, fan_out = compute_fans(shape)
+        n = {
+            "fan_in": fan_in,
+            "fan_out": fan_out,
+            "fan_avg": (fan_in + fan_out) / 2.0,
+        }[self.mode]
+        return self.scale / n
+
+    def __call__(self, shape, dtype=None):
+        shape = check_shape(shape)
+        dtype = check_dtype(dtype)
+        std = math.sqrt(self.variance(shape))
+        seed = self._call_seed()
+        if self.distribution == "uniform":
+            limit = math.sqrt(3.0) * std
+            return keras.random.uniform(
+                shape, -limit, limit, dtype=dtype, seed=seed
+            )
+        if self.distribution == "truncated_normal":
+            return keras.random.truncated_normal(
+                shape, stddev=std / _TRUNCATED_STD, dtype=dtype, seed=seed
+            )
+        return keras.random.normal(shape, stddev=std, dtype=dtype, seed=seed)
+
+    def get_config(self):
+        return {
+            "scale": self.scale,
+            "mode": self.mode,
+            "distribution": self.distribution,
+            **super().get_config(),
+        }
