@@ -37,10 +37,13 @@ def main():
     path = os.path.join(tempfile.mkdtemp(), "quickstart.keras")
     model.save(path)
     reloaded = keras.saving.load_model(path)
-    same = np.allclose(model.predict(x[:8], verbose=0),
-                       reloaded.predict(x[:8], verbose=0))
-    print(f"final accuracy {history.history['accuracy'][-1]:.3f}; "
-          f"saved to {path}; reload identical: {same}")
+    same = np.allclose(
+        model.predict(x[:8], verbose=0), reloaded.predict(x[:8], verbose=0)
+    )
+    print(
+        f"final accuracy {history.history['accuracy'][-1]:.3f}; "
+        f"saved to {path}; reload identical: {same}"
+    )
 
 
 if __name__ == "__main__":

@@ -2,10 +2,30 @@
 
 from keras_initplus.initializers.variance_scaling import VarianceScaling
 
-_HE = ("relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "swish",
-       "mish", "softplus", "celu", "glu")
-_GLOROT = ("linear", "identity", "tanh", "sigmoid", "hard_sigmoid",
-           "softsign", "softmax", "hard_tanh", "log_sigmoid")
+_HE = (
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "gelu",
+    "silu",
+    "swish",
+    "mish",
+    "softplus",
+    "celu",
+    "glu",
+)
+_GLOROT = (
+    "linear",
+    "identity",
+    "tanh",
+    "sigmoid",
+    "hard_sigmoid",
+    "softsign",
+    "softmax",
+    "hard_tanh",
+    "log_sigmoid",
+)
 _LECUN = ("selu",)
 
 FAMILIES = {
@@ -32,11 +52,11 @@ def _activation_name(activation):
 def initializer_for(activation, seed=None):
     """Returns the recommended kernel initializer for an activation.
 
-    | activation                                   | initializer        |
-    |----------------------------------------------|--------------------|
-    | relu, relu6, leaky_relu, elu, gelu, silu/swish, mish, softplus, celu, glu | He normal: Var = 2 / fan_in |
-    | None/linear, tanh, sigmoid, hard_sigmoid, softsign, softmax, hard_tanh, log_sigmoid | Glorot uniform: Var = 2 / (fan_in + fan_out) |
-    | selu                                         | LeCun normal: Var = 1 / fan_in |
+    - He normal, Var = 2 / fan_in: relu, relu6, leaky_relu, elu, gelu,
+      silu/swish, mish, softplus, celu, glu.
+    - Glorot uniform, Var = 2 / (fan_in + fan_out): None/linear, tanh,
+      sigmoid, hard_sigmoid, softsign, softmax, hard_tanh, log_sigmoid.
+    - LeCun normal, Var = 1 / fan_in: selu.
 
     ReLU-like units zero out about half of their input, so they need twice
     the variance (He). Saturating units work best near their linear

@@ -1,0 +1,52 @@
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, special
+
+import keras_initplus
+
+# Values of torch.nn.init.calculate_gain (PyTorch 2.x), copied as numbers.
+PYTORCH = {
+    "linear": 1.0,
+    "conv2d": 1.0,
+    "sigmoid": 1.0,
+    "tanh": 5.0 / 3,
+    "relu": math.sqrt(2.0),
+    "selu": 0.75,
+}
+
+
+@pytest.mark.parametrize("name", sorted(PYTORCH))
+def test_matches_pytorch_where_pytorch_defines_it(name):
+    assert keras_initplus.calculate_gain(name) == pytest.approx(PYTORCH[name])
+
+
+def test_leaky_relu_slope():
+    gain = keras_initplus.calculate_gain
+    assert gain("leaky_relu") == pytest.approx(math.sqrt(2 / (1 + 0.01**2)))
+    assert gain("leaky_relu", 0.2) == pytest.approx(math.sqrt(2 / 1.04))
+    assert gain("LeakY_ReLU", 0.0) == pytest.approx(math.sqrt(2))
+
+
+def _second_moment_gain(phi):
+    def integrand(z):
+        return phi(z) ** 2 * math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+
+    moment = integrate.quad(integrand, -np.inf, np.inf)[0]
+    return 1 / math.sqrt(moment)
+
+
+SECOND_MOMENT = {
+    "elu": lambda z: z if z > 0 else math.expm1(z),
+    "gelu": lambda z: 0.5 * z * (1 + special.erf(z / math.sqrt(2))),
+    "silu": lambda z: z * special.expit(z),
+    "swish": lambda z: z * special.expit(z),
+    "relu": lambda z: max(z, 0.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_MOMENT))
+def test_second_moment_gains_by_quadrature(name):
+    expected = _second_moment_gain(SECOND_MOMENT[name])
+    assert keras_initplus.calculate_gain(name) == pytest.approx(expected)

@@ -1,0 +1,99 @@
+import json
+
+import keras
+import numpy as np
+
+import keras_initplus
+from tests.helpers import run_fresh
+
+
+def _model():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(
+        8,
+        3,
+        activation="tanh",
+        kernel_initializer=keras_initplus.DeltaOrthogonal("tanh", seed=1),
+    )(inputs)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(
+        32,
+        activation="relu",
+        kernel_initializer=keras_initplus.HeAvgFanNormal(seed=2),
+    )(x)
+    x = keras.layers.Dense(
+        32, activation="relu", kernel_initializer="he_avg_fan_uniform"
+    )(x)
+    x = keras.layers.Dense(
+        16,
+        activation="tanh",
+        kernel_initializer=keras_initplus.Orthogonal(gain="tanh", seed=3),
+    )(x)
+    x = keras.layers.Dense(
+        8,
+        activation="selu",
+        kernel_initializer=keras_initplus.initializer_for("selu", seed=4),
+    )(x)
+    outputs = keras.layers.Dense(
+        2, kernel_initializer=keras_initplus.Orthogonal(1.3, seed=None)
+    )(x)
+    return keras.Model(inputs, outputs)
+
+
+def test_keras_file_loads_in_a_fresh_process(tmp_path):
+    model = _model()
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    np.savez(tmp_path / "w.npz", *model.get_weights())
+    (tmp_path / "config.json").write_text(json.dumps(model.get_config()))
+    out = run_fresh(
+        f"""
+        import json, keras, numpy as np
+        import keras_initplus
+        m = keras.saving.load_model({path!r})
+        want = np.load({str(tmp_path / "w.npz")!r})
+        got = m.get_weights()
+        assert len(got) == len(want.files)
+        for i, w in enumerate(got):
+            np.testing.assert_array_equal(w, want[f"arr_{{i}}"])
+        cfg = json.load(open({str(tmp_path / "config.json")!r}))
+        assert json.dumps(m.get_config(), sort_keys=True) == json.dumps(
+            cfg, sort_keys=True)
+        kinds = sorted({{
+            type(layer.kernel_initializer).__name__
+            for layer in m.layers if hasattr(layer, "kernel_initializer")
+        }})
+        print("OK", kinds)
+        """
+    )
+    assert "OK" in out
+    for name in [
+        "DeltaOrthogonal",
+        "HeAvgFanNormal",
+        "HeAvgFanUniform",
+        "Orthogonal",
+        "VarianceScaling",
+    ]:
+        assert name in out
+
+
+def test_savedmodel_export_reloads_and_predicts(tmp_path):
+    model = _model()
+    x = np.random.default_rng(0).standard_normal((4, 8, 8, 3))
+    x = x.astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", np.asarray(model(x)))
+    export = str(tmp_path / "exported")
+    model.export(export, verbose=False)
+    out = run_fresh(
+        f"""
+        import numpy as np, tensorflow as tf
+        loaded = tf.saved_model.load({export!r})
+        x = np.load({str(tmp_path / "x.npy")!r})
+        y = np.asarray(loaded.serve(x))
+        np.testing.assert_allclose(
+            y, np.load({str(tmp_path / "y.npy")!r}), rtol=1e-5, atol=1e-6)
+        print("OK")
+        """
+    )
+    assert "OK" in out
