@@ -58,8 +58,9 @@ class DeltaOrthogonal(SeededInitializer):
                 f"orthonormal rows. Received: shape={shape} with "
                 f"in_channels={in_ch} > out_channels={out_ch}"
             )
-        centre = haar_orthonormal(in_ch, out_ch, self._call_seed(), dtype)
-        centre = centre * ops.cast(self._gain_value, dtype)
+        centre = haar_orthonormal(
+            in_ch, out_ch, self._call_seed(), dtype, scale=self._gain_value
+        )
         spatial = shape[:-2]
         centre = ops.reshape(centre, (1,) * len(spatial) + (in_ch, out_ch))
         pads = [(k // 2, k - 1 - k // 2) for k in spatial] + [(0, 0)] * 2

@@ -55,8 +55,10 @@ class Orthogonal(SeededInitializer):
         shape = check_shape(shape, min_rank=2, what="an orthogonal kernel")
         dtype = check_dtype(dtype)
         rows, cols = math.prod(shape[:-1]), shape[-1]
-        q = haar_orthonormal(rows, cols, self._call_seed(), dtype)
-        return ops.reshape(q * ops.cast(self._gain_value, dtype), shape)
+        q = haar_orthonormal(
+            rows, cols, self._call_seed(), dtype, scale=self._gain_value
+        )
+        return ops.reshape(q, shape)
 
     def get_config(self):
         return {"gain": self.gain, **super().get_config()}

@@ -26,57 +26,71 @@ from keras import ops
 _PRECISE_DIM = 256
 
 
-def _cholesky_qr(a):
-    gram = ops.matmul(ops.transpose(a), a)
+def _cholesky_qr(a, scale=1.0):
+    # einsum lets the backend read `a` transposed instead of copying it.
+    gram = ops.einsum("ij,ik->jk", a, a)
     lower = ops.cholesky(gram)
-    # Q^T = L^-1 A^T, a triangular solve rather than an explicit inverse.
-    q_t = ops.solve_triangular(lower, ops.transpose(a), lower=True)
-    return ops.transpose(q_t)
+    # Inverting the small k x k factor and taking one n x k product is
+    # faster than a triangular solve against the tall matrix, and lets the
+    # scale ride on the small matrix instead of touching all n x k entries.
+    eye = ops.eye(a.shape[1], dtype=a.dtype) * ops.cast(scale, a.dtype)
+    lower_inv = ops.solve_triangular(lower, eye, lower=True)
+    return ops.matmul(a, ops.transpose(lower_inv))
 
 
-def _cholesky_qr2(a):
-    return _cholesky_qr(_cholesky_qr(a))
+def _cholesky_qr2(a, scale=1.0):
+    return _cholesky_qr(_cholesky_qr(a), scale)
 
 
 def _project_out(basis, block):
     return block - ops.matmul(basis, ops.matmul(ops.transpose(basis), block))
 
 
-def orthonormal_columns(a):
-    """Returns the Q factor (positive-diagonal R) of a tall matrix `a`.
+def _block_widths(n, k):
+    """Yields (start, width, precise) for each column block of an n x k Q.
 
-    `a` must have at least as many rows as columns and full column rank;
-    it is float32 or float64, and so is the result.
+    Each block is at most half the dimension left to it, hence well
+    conditioned, until that dimension falls to `_PRECISE_DIM`; the rest is
+    one float64 block.
     """
-    n, k = a.shape
-    dtype = keras.backend.standardize_dtype(a.dtype)
-    blocks = []
     start = 0
     while start < k:
         remaining = n - start
-        precise = remaining <= _PRECISE_DIM or remaining < 2 * (k - start)
-        width = k - start if remaining <= _PRECISE_DIM else remaining // 2
-        width = min(width, k - start)
+        precise = remaining <= _PRECISE_DIM
+        width = k - start if precise else min(k - start, remaining // 2)
+        yield start, width, precise
+        start += width
+
+
+def orthonormal_columns(a, scale=1.0):
+    """Returns `scale` times the Q factor (positive-diagonal R) of `a`.
+
+    `a` must be tall (rows >= cols), must have full column rank, and is
+    float32 or float64; so is the result.
+    """
+    n, k = a.shape
+    dtype = keras.backend.standardize_dtype(a.dtype)
+    plan = list(_block_widths(n, k))
+    if len(plan) == 1 and not plan[0][2]:
+        return _cholesky_qr2(a, scale)
+    blocks = []
+    for start, width, precise in plan:
         block = a[:, start : start + width]
-        if precise and remaining <= _PRECISE_DIM:
+        if precise:
             block = ops.cast(block, "float64")
         if blocks:
-            basis = ops.concatenate(blocks, axis=1)
-            basis = ops.cast(basis, block.dtype)
+            basis = ops.cast(ops.concatenate(blocks, axis=1), block.dtype)
             # Twice is enough (Giraud et al., 2005): one pass leaves
             # rounding-level components along the basis, two remove them.
             block = _project_out(basis, _project_out(basis, block))
-        q = _cholesky_qr2(block)
-        blocks.append(ops.cast(q, dtype))
-        start += width
-    if len(blocks) == 1:
-        return blocks[0]
-    return ops.concatenate(blocks, axis=1)
+        blocks.append(ops.cast(_cholesky_qr2(block), dtype))
+    q = blocks[0] if len(blocks) == 1 else ops.concatenate(blocks, axis=1)
+    return q * ops.cast(scale, dtype) if scale != 1.0 else q
 
 
-def haar_orthonormal(rows, cols, seed, dtype):
-    """Returns a Haar-distributed `rows x cols` matrix with orthonormal
-    columns (rows >= cols) or orthonormal rows (rows < cols).
+def haar_orthonormal(rows, cols, seed, dtype, scale=1.0):
+    """Returns `scale` times a Haar-distributed `rows x cols` matrix with
+    orthonormal columns (rows >= cols) or orthonormal rows (rows < cols).
 
     float16 and bfloat16 are computed in float32 and cast at the end;
     TensorFlow has no bfloat16 Cholesky or QR kernels.
@@ -84,7 +98,9 @@ def haar_orthonormal(rows, cols, seed, dtype):
     compute = "float64" if dtype == "float64" else "float32"
     n, k = max(rows, cols), min(rows, cols)
     a = keras.random.normal((n, k), seed=seed, dtype=compute)
-    q = orthonormal_columns(a)
+    q = orthonormal_columns(a, scale)
     if rows < cols:
         q = ops.transpose(q)
-    return ops.cast(q, dtype)
+    if dtype != compute:
+        q = ops.cast(q, dtype)
+    return q
