@@ -6,6 +6,7 @@ saved models load and string ids such as `"he_avg_fan_normal"` resolve.
 
 import keras
 
+from keras_initplus.diagnostics import DiagnosisReport, diagnose
 from keras_initplus.initializers import (
     STRING_IDS,
     DeltaOrthogonal,
@@ -23,6 +24,8 @@ __version__ = "0.1.0"
 keras.saving.get_custom_objects().update(STRING_IDS)
 
 __all__ = [
+    "DiagnosisReport",
+    "diagnose",
     "DeltaOrthogonal",
     "HeAvgFanNormal",
     "HeAvgFanUniform",
