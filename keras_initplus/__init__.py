@@ -18,12 +18,23 @@ from keras_initplus.initializers import (
     compute_fans,
     initializer_for,
 )
+from keras_initplus.lsuv import (
+    LSUV,
+    LSUVCallback,
+    LSUVReport,
+    lsuv_init,
+)
 
 __version__ = "0.1.0"
 
 keras.saving.get_custom_objects().update(STRING_IDS)
+keras.saving.get_custom_objects().update({"lsuv": LSUV})
 
 __all__ = [
+    "LSUV",
+    "LSUVCallback",
+    "LSUVReport",
+    "lsuv_init",
     "DiagnosisReport",
     "diagnose",
     "DeltaOrthogonal",

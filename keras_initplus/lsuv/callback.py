@@ -1,0 +1,70 @@
+"""`LSUVCallback`: LSUV at the start of the first `fit`."""
+
+import keras
+
+from keras_initplus.lsuv import checks
+from keras_initplus.lsuv.run import lsuv_init
+
+
+class LSUVCallback(keras.callbacks.Callback):
+    """Runs `lsuv_init` once, when the first `model.fit` begins.
+
+    Pass it in `callbacks=` and nothing else is needed: at
+    `on_train_begin` of the first `fit` (the model is built by then) it
+    rescales the model's LSUV layers on the batch `x`, so that every
+    targeted layer's pre-activation variance is `target` within `tol`.
+    Later calls to `fit` with the same callback do nothing. The report is
+    kept in `callback.report`.
+
+    Args:
+        x: One batch of model inputs, as for `lsuv_init`.
+        target: Positive float, the target variance.
+        tol: Positive float, the tolerance.
+        max_iter: Positive int, the most rescalings per layer.
+        layers: None, `"all"` or a list of layer names, as for
+            `lsuv_init`.
+        verbose: `"auto"`, 0, 1 or 2, as for `lsuv_init`.
+
+    Example:
+
+    >>> model.fit(x_train, y_train, epochs=5,
+    ...           callbacks=[keras_initplus.LSUVCallback(x_train[:256])])
+
+    Reference:
+        - [Mishkin & Matas, 2016](https://arxiv.org/abs/1511.06422)
+    """
+
+    def __init__(
+        self,
+        x,
+        *,
+        target=1.0,
+        tol=0.1,
+        max_iter=10,
+        layers=None,
+        verbose="auto",
+    ):
+        super().__init__()
+        # Checked now, so that a typo fails at construction rather than
+        # after `fit` has started.
+        self.x = checks.check_x(x)
+        self.target = checks.check_positive(target, "target")
+        self.tol = checks.check_positive(tol, "tol")
+        self.max_iter = checks.check_max_iter(max_iter)
+        self.layers = checks.check_layers(layers)
+        checks.check_verbose(verbose)
+        self.verbose = verbose
+        self.report = None
+
+    def on_train_begin(self, logs=None):
+        if self.report is not None:
+            return
+        self.report = lsuv_init(
+            self.model,
+            self.x,
+            target=self.target,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            layers=self.layers,
+            verbose=self.verbose,
+        )

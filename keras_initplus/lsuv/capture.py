@@ -1,0 +1,138 @@
+"""Runs LSUV inside one forward pass by intercepting each layer's call.
+
+Every targeted layer's `call` is temporarily replaced, on the instance,
+by a wrapper. The first time the forward pass reaches the layer, the
+wrapper holds the inputs the layer was called with, rescales the layer
+on exactly those inputs (iterating on that one layer alone), then
+returns the layer's output with the new weights so that the rest of the
+forward pass sees the rescaled layer. Layers are thus processed in call
+order, which is a topological order, and each one sees an input that
+already reflects every rescaled layer upstream of it: Algorithm 1's
+sequential semantics from a single forward pass, for any model whose
+layers are called through `Layer.__call__` (Sequential, Functional,
+nested and subclassed models alike).
+"""
+
+import keras
+from keras import tree
+
+from keras_initplus.lsuv.report import LayerResult
+from keras_initplus.lsuv.scaling import scale_layer
+
+
+def _is_symbolic(args, kwargs):
+    return any(
+        isinstance(x, keras.KerasTensor) for x in tree.flatten((args, kwargs))
+    )
+
+
+def _check_eager(layer):
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    if not tf.executing_eagerly():
+        raise RuntimeError(
+            f"lsuv_init must run eagerly, but layer '{layer.name}' was "
+            "called inside a traced function (e.g. a `tf.function` in the "
+            "model's `call`). Run `lsuv_init` on a model whose forward "
+            "pass runs eagerly."
+        )
+
+
+class CallInterceptor:
+    """Context manager that runs LSUV on `targets` during a forward pass.
+
+    Args:
+        targets: List of `(layer, rule)` pairs.
+        watch: Layers whose inputs are compared with the output of the
+            last rescaled layer, to note the BatchNormalization that
+            directly follows a rescaled layer.
+        settings: Dict with `target`, `tol`, `max_iter`.
+        on_done: Called with each `LayerResult` once its layer is done.
+    """
+
+    def __init__(self, targets, watch, settings, on_done):
+        self._targets = targets
+        self._watch = watch
+        self._settings = settings
+        self._on_done = on_done
+        self._saved = []
+        self.done = set()
+        # Only the last output is kept, so memory stays one activation;
+        # a BatchNormalization right after the layer receives exactly it.
+        self._last = None
+        self.results = []
+
+    def __enter__(self):
+        try:
+            for layer, rule in self._targets:
+                self._install(layer, self._target_wrapper(layer, rule))
+            for layer in self._watch:
+                self._install(layer, self._watch_wrapper(layer))
+        except BaseException:
+            self._uninstall()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self._uninstall()
+        self._last = None
+        return False
+
+    def _install(self, layer, make_wrapper):
+        had = "call" in layer.__dict__
+        previous = layer.__dict__.get("call")
+        original = layer.call
+        self._saved.append((layer, had, previous))
+        # object.__setattr__ keeps Keras's attribute tracker out of it.
+        object.__setattr__(layer, "call", make_wrapper(original))
+
+    def _uninstall(self):
+        while self._saved:
+            layer, had, previous = self._saved.pop()
+            if had:
+                object.__setattr__(layer, "call", previous)
+            else:
+                object.__delattr__(layer, "call")
+
+    def _target_wrapper(self, layer, rule):
+        def make(original):
+            def call(*args, **kwargs):
+                if id(layer) in self.done or _is_symbolic(args, kwargs):
+                    return original(*args, **kwargs)
+                _check_eager(layer)
+                self.done.add(id(layer))
+                result = LayerResult(
+                    name=layer.name,
+                    class_name=type(layer).__name__,
+                    variable=rule.variable_name,
+                )
+                scale_layer(
+                    result, rule, original, args, kwargs, **self._settings
+                )
+                self.results.append(result)
+                self._on_done(result)
+                outputs = original(*args, **kwargs)
+                self._last = (result, outputs)
+                return outputs
+
+            return call
+
+        return make
+
+    def _watch_wrapper(self, layer):
+        def make(original):
+            def call(*args, **kwargs):
+                if self._last is not None and args:
+                    result, outputs = self._last
+                    if args[0] is outputs and result.status == "scaled":
+                        result.note = (
+                            f"'{layer.name}' (BatchNorm) follows: it "
+                            "renormalizes this scale in training"
+                        )
+                return original(*args, **kwargs)
+
+            return call
+
+        return make

@@ -1,0 +1,172 @@
+"""Argument checks for `lsuv_init`, run before any weight is touched.
+
+Every message names the argument, echoes the value and says what is
+allowed.
+"""
+
+import math
+import numbers
+
+import keras
+import numpy as np
+from keras import tree
+
+VERBOSE = ("auto", 0, 1, 2)
+
+
+def check_positive(value, name):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(
+            f"Argument `{name}` must be a positive finite float. "
+            f"Received: {name}={value!r}"
+        )
+    return float(value)
+
+
+def check_max_iter(max_iter):
+    if (
+        isinstance(max_iter, bool)
+        or not isinstance(max_iter, numbers.Integral)
+        or max_iter < 1
+    ):
+        raise ValueError(
+            "Argument `max_iter` must be a positive integer. "
+            f"Received: max_iter={max_iter!r}"
+        )
+    return int(max_iter)
+
+
+def check_verbose(verbose):
+    if isinstance(verbose, bool) or verbose not in VERBOSE:
+        raise ValueError(
+            f"Argument `verbose` must be one of {VERBOSE}. "
+            f"Received: verbose={verbose!r}"
+        )
+    return 1 if verbose == "auto" else verbose
+
+
+def check_layers(layers):
+    """None, "all", or a list of layer names and/or layer instances."""
+    if layers is None or layers == "all":
+        return layers
+    if isinstance(layers, (str, keras.layers.Layer)):
+        layers = [layers]
+    try:
+        layers = list(layers)
+    except TypeError:
+        layers = None
+    if layers is None or not all(
+        isinstance(x, (str, keras.layers.Layer)) for x in layers
+    ):
+        raise TypeError(
+            "Argument `layers` must be None (the layers whose kernel "
+            'initializer is LSUV), "all" (every layer with a supported '
+            "kernel) or a list of layer names or layers. "
+            f"Received: layers={layers!r}"
+        )
+    return layers
+
+
+def check_model(model):
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            "Argument `model` must be a `keras.Model`. "
+            f"Received: model={model!r} of type {type(model).__name__}"
+        )
+    return model
+
+
+def _describe(value):
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    return f"array of shape {tuple(shape)} and dtype {dtype}"
+
+
+def _to_numpy(leaf):
+    if isinstance(leaf, np.ndarray):
+        return leaf
+    try:
+        return np.asarray(keras.ops.convert_to_numpy(leaf))
+    except Exception:
+        return np.asarray(leaf)
+
+
+def check_x(x):
+    """Returns `x` with its leaves as numpy arrays, or raises.
+
+    Refuses non-numeric dtypes, empty batches and non-finite values.
+    """
+    if x is None:
+        raise ValueError(
+            "Argument `x` must be a batch of model inputs (an array, or a "
+            "list/dict of arrays for a multi-input model). Received: x=None"
+        )
+    if hasattr(x, "element_spec") or hasattr(x, "__next__"):
+        raise TypeError(
+            "Argument `x` must be one batch of inputs, not a dataset or an "
+            "iterator; pass e.g. `next(iter(dataset))[0]`. "
+            f"Received: x={x!r}"
+        )
+    try:
+        leaves = tree.map_structure(_to_numpy, x)
+    except Exception as e:
+        raise TypeError(
+            "Argument `x` must be an array, or a list/dict of arrays. "
+            f"Received: x of type {type(x).__name__}: {e}"
+        ) from e
+    for leaf in tree.flatten(leaves):
+        desc = _describe(leaf)
+        if leaf.dtype.kind not in "iuf":
+            raise ValueError(
+                "Argument `x` must hold integers or floats. "
+                f"Received: x={desc}"
+            )
+        if leaf.ndim == 0 or leaf.shape[0] == 0 or leaf.size == 0:
+            raise ValueError(
+                "Argument `x` must be a non-empty batch (a leading batch "
+                f"axis of size >= 1 and no empty axes). Received: x={desc}"
+            )
+        if leaf.dtype.kind == "f" and not np.all(np.isfinite(leaf)):
+            bad = int(np.size(leaf) - np.count_nonzero(np.isfinite(leaf)))
+            raise ValueError(
+                "Argument `x` must contain only finite values (no NaN or "
+                f"Inf). Received: x={desc} with {bad} non-finite values"
+            )
+    return leaves
+
+
+def check_x_fits(x, inputs):
+    """Checks `x` (numpy leaves) against a model's symbolic `inputs`."""
+    flat = tree.flatten(x)
+    if isinstance(x, dict):
+        names = [t.name for t in inputs]
+        if set(x) >= set(names):
+            flat = [x[name] for name in names]
+    if len(flat) != len(inputs):
+        raise ValueError(
+            f"Argument `x` must provide {len(inputs)} input array(s), one "
+            f"for each model input {[t.name for t in inputs]}. "
+            f"Received: {len(flat)} array(s)"
+        )
+    for leaf, ref in zip(flat, inputs):
+        expected = tuple(ref.shape)
+        fits = len(leaf.shape) == len(expected) and all(
+            e is None or e == d for e, d in zip(expected, leaf.shape)
+        )
+        if not fits:
+            raise ValueError(
+                f"Argument `x` does not fit model input '{ref.name}', "
+                f"which expects shape {expected} (None: any size). "
+                f"Received: x={_describe(leaf)}"
+            )
+        want = keras.backend.standardize_dtype(ref.dtype)
+        if want.startswith(("int", "uint")) and leaf.dtype.kind == "f":
+            raise ValueError(
+                f"Argument `x` must hold integers for model input "
+                f"'{ref.name}' of dtype {want}. Received: x={_describe(leaf)}"
+            )
