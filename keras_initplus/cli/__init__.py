@@ -1,0 +1,31 @@
+"""The `keras-initplus` command line."""
+
+import argparse
+import sys
+
+from keras_initplus.cli.demo import add_demo_arguments, run_demo
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="keras-initplus",
+        description="Weight initialization and gradient health for Keras 3.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo = commands.add_parser(
+        "demo",
+        help="classic vanishing/saturation experiment and a deep-MLP "
+        "training comparison",
+        description=run_demo.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_demo_arguments(demo)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return run_demo(args, parser=demo)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Model builders shared by the demo and the benchmark."""
+
+import keras
+
+from keras_initplus.experiments.catalogue import make_initializer
+
+
+def _seeded(name, activation, seed, index):
+    # Each layer gets its own seed, so seeded runs stay reproducible while
+    # no two layers share a kernel.
+    return make_initializer(name, activation, seed * 1000 + index)
+
+
+def build_mlp(input_dim, n_classes, widths, activation, init_name, seed):
+    """An MLP with hidden `widths`, every hidden kernel from `init_name`.
+
+    Returns `(model, needs_lsuv_pass)`. The output layer uses Keras's
+    default initializer in every variant, so only the hidden stack differs.
+    """
+    layers = [keras.Input((input_dim,))]
+    needs_lsuv = False
+    for i, width in enumerate(widths):
+        init, lsuv = _seeded(init_name, activation, seed, i)
+        needs_lsuv |= lsuv
+        layers.append(
+            keras.layers.Dense(
+                width, activation=activation, kernel_initializer=init
+            )
+        )
+    layers.append(
+        keras.layers.Dense(
+            n_classes,
+            activation="softmax",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+        )
+    )
+    return keras.Sequential(layers), needs_lsuv
+
+
+def build_cnn(input_shape, n_classes, activation, init_name, seed, depth=6):
+    """A small all-conv network for 8x8 images: `depth` 3x3 convolutions of
+    32 channels, global average pooling, softmax."""
+    layers = [keras.Input(input_shape)]
+    needs_lsuv = False
+    for i in range(depth):
+        init, lsuv = _seeded(init_name, activation, seed, i)
+        needs_lsuv |= lsuv
+        layers.append(
+            keras.layers.Conv2D(
+                32,
+                3,
+                padding="same",
+                activation=activation,
+                kernel_initializer=init,
+            )
+        )
+    layers += [
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(
+            n_classes,
+            activation="softmax",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+        ),
+    ]
+    return keras.Sequential(layers), needs_lsuv

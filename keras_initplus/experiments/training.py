@@ -1,0 +1,129 @@
+"""One training run with learning curves, for the demo and the benchmark."""
+
+import contextlib
+import logging
+import math
+import time
+
+import keras
+import numpy as np
+
+
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def collected_warnings(logger_name="keras_initplus"):
+    """Collects the WARNING records the package logs inside the block."""
+    handler = _Collect()
+    logger = logging.getLogger(logger_name)
+    logger.addHandler(handler)
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """Prints one short line per epoch: run label, epoch, val accuracy."""
+
+    def __init__(self, label, epochs, stream):
+        super().__init__()
+        self.label, self.epochs, self.stream = label, epochs, stream
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        end = "\n" if epoch + 1 == self.epochs else ""
+        self.stream.write(
+            f"\r  {self.label:<22} epoch {epoch + 1:>3}/{self.epochs} "
+            f"loss {logs.get('loss', math.nan):8.4f} "
+            f"val_acc {logs.get('val_accuracy', math.nan):.3f}{end}"
+        )
+        self.stream.flush()
+
+
+def epochs_to_target(curve, target):
+    """1-based first epoch whose value reaches `target`, else None."""
+    for i, value in enumerate(curve):
+        if value >= target:
+            return i + 1
+    return None
+
+
+def train_run(
+    model,
+    needs_lsuv,
+    data,
+    *,
+    epochs,
+    batch_size=64,
+    learning_rate=0.01,
+    target=0.9,
+    health=True,
+    progress=None,
+    seed=0,
+):
+    """Compiles and trains `model`; returns curves and summary numbers.
+
+    All runs share one recipe: SGD with momentum 0.9 at `learning_rate`,
+    sparse categorical cross-entropy, fixed batch size, no schedule, so
+    that the initializer is the only difference. With `needs_lsuv`, the
+    LSUV data-driven pass runs on the first 256 training rows first. With
+    `health`, a monitoring-only `GradientHealthCallback` is attached and
+    its warnings are returned.
+    """
+    x_train, y_train, x_val, y_val = data
+    keras.utils.set_random_seed(seed)
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate, momentum=0.9),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    start = time.perf_counter()
+    callbacks = [keras.callbacks.TerminateOnNaN()]
+    if progress is not None:
+        callbacks.append(progress)
+    with collected_warnings() as warnings:
+        if needs_lsuv:
+            from keras_initplus.lsuv import lsuv_init
+
+            lsuv_init(model, x_train[:256], verbose=0)
+        if health:
+            from keras_initplus.gradients import GradientHealthCallback
+
+            callbacks.append(GradientHealthCallback())
+        history = model.fit(
+            x_train,
+            y_train,
+            validation_data=(x_val, y_val),
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=True,
+            verbose=0,
+            callbacks=callbacks,
+        )
+    h = history.history
+    loss = [float(v) for v in h["loss"]]
+    val_acc = [float(v) for v in h.get("val_accuracy", [])]
+    diverged = not all(math.isfinite(v) for v in loss) or len(loss) < epochs
+    return {
+        "loss": loss,
+        "val_accuracy": val_acc,
+        "epochs_to_target": epochs_to_target(val_acc, target),
+        "final_accuracy": val_acc[-1] if val_acc else float("nan"),
+        "diverged": bool(diverged),
+        "warnings": list(warnings),
+        "seconds": time.perf_counter() - start,
+        "grad_norm": [float(v) for v in h.get("grad_norm", [])],
+    }
+
+
+def median_or_none(values):
+    values = [v for v in values if v is not None]
+    return float(np.median(values)) if values else None
