@@ -1,0 +1,132 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from keras_initplus.cli import main
+from tests.helpers import REPO
+
+
+def _error(capsys, argv):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv,fragments",
+    [
+        (["demo", "--depth", "0"], ["--depth", "from 1 to 200", "0"]),
+        (["demo", "--depth", "ten"], ["--depth", "'ten'"]),
+        (["demo", "--epochs", "-3"], ["--epochs", "-3"]),
+        (["demo", "--lr", "0"], ["--lr", "'0'"]),
+        (
+            ["demo", "--activation", "swoosh"],
+            ["--activation", "'swoosh'", "relu"],
+        ),
+        (
+            ["demo", "--data", "/nonexistent.npz"],
+            ["not found", "/nonexistent.npz"],
+        ),
+        (["demo", "--bogus"], ["unrecognized", "--bogus"]),
+    ],
+)
+def test_bad_flags_exit_2_with_a_message(capsys, argv, fragments):
+    err = _error(capsys, argv)
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+def _npz(tmp_path, **arrays):
+    path = tmp_path / "d.npz"
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def test_bad_data_files(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((50, 6)).astype("float32")
+    y = rng.integers(0, 3, 50)
+    nan_x = x.copy()
+    nan_x[3, 2] = np.nan
+    cases = [
+        (dict(x=nan_x, y=y), "NaN or Inf"),
+        (dict(x=x, y=y[:40]), "1-D array of 50 labels"),
+        (dict(x=x, y=y + 0.5), "integer class labels"),
+        (dict(x=x[:, 0], y=y), "shape (samples, features)"),
+        (dict(x=x), "arrays 'x' and 'y'"),
+        (dict(x=x, y=y, x_val=x), "both 'x_val' and 'y_val'"),
+        (dict(x=x, y=y, x_val=x[:, :4], y_val=y), "as many features"),
+        (dict(x=x, y=np.zeros(50, int)), "at least 2 classes"),
+    ]
+    for arrays, fragment in cases:
+        err = _error(capsys, ["demo", "--data", _npz(tmp_path, **arrays)])
+        assert fragment in err, (fragment, err)
+    (tmp_path / "junk.npz").write_text("not a zip")
+    err = _error(capsys, ["demo", "--data", str(tmp_path / "junk.npz")])
+    assert "numpy.savez" in err
+
+
+def test_help_describes_the_demo(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for word in ("--depth", "--data", "classic", "digits", "--test-mode"):
+        assert word in out
+
+
+def test_demo_runs_end_to_end_in_test_mode(tmp_path):
+    out = tmp_path / "out"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "keras_initplus",
+            "demo",
+            "--test-mode",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for name in (
+        "classic_hist.png",
+        "learning_curves.png",
+        "results.json",
+        "results.txt",
+    ):
+        assert (out / name).stat().st_size > 0
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["classic"]) >= {"small_normal", "large_normal", "lsuv"}
+    assert any(
+        "vanishing" in f for f in results["classic"]["small_normal"]["flags"]
+    )
+    assert len(results["training"]) == 8
+    for run in results["training"].values():
+        assert len(run["val_accuracy"]) == 2
+    assert "epochs to target" in proc.stdout
+    assert "0.01 N(0,1)" in proc.stdout
+
+
+def test_user_npz_is_used(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((120, 5)).astype("float32")
+    y = (x[:, 0] > 0).astype(int)
+    path = _npz(tmp_path, x=x, y=y, x_val=x[:30], y_val=y[:30])
+    from keras_initplus.experiments.data import load_npz
+
+    x_tr, y_tr, x_va, y_va = load_npz(path)
+    assert x_tr.shape == (120, 5) and x_va.shape == (30, 5)
+    np.testing.assert_allclose(x_tr.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_array_equal(y_va, y[:30])
