@@ -13,7 +13,7 @@ re-implemented here that could drift from Keras.
 |------------------------------------|-------------------|-----------------|
 | Dense, EinsumDense                 | kernel            | call, linear    |
 | Conv1D/2D/3D, Conv1D/2D/3DTranspose| kernel            | call, linear    |
-| DepthwiseConv1D/2D                 | depthwise_kernel  | call, linear    |
+| DepthwiseConv1D/2D                 | kernel (depthwise)| call, linear    |
 | SeparableConv1D/2D                 | pointwise_kernel  | call, linear    |
 | Embedding                          | embeddings        | call            |
 | LSTM, GRU, SimpleRNN               | cell.kernel       | x_t @ W_input   |
@@ -128,7 +128,7 @@ def rule_for(layer):
     if isinstance(layer, _FUSED):
         return Rule(layer, "kernel", _call_linear)
     if isinstance(layer, _DEPTHWISE):
-        return Rule(layer, "depthwise_kernel", _call_linear)
+        return Rule(layer, "kernel", _call_linear)
     if isinstance(layer, _SEPARABLE):
         return Rule(layer, "pointwise_kernel", _call_linear)
     if isinstance(layer, keras.layers.Embedding):

@@ -89,7 +89,7 @@ def lsuv_init(
     activation is freed as soon as its consumers have run.
 
     Which variable is scaled: `kernel` for Dense, EinsumDense and the
-    convolutions, `depthwise_kernel` for DepthwiseConv, `pointwise_kernel`
+    convolutions, the depthwise `kernel` for DepthwiseConv, `pointwise_kernel`
     for SeparableConv, `embeddings` for Embedding, and the input kernel
     `cell.kernel` for LSTM, GRU and SimpleRNN (measured as `x_t @ W` over
     all steps, gates and units; the recurrent kernel stays orthogonal).
