@@ -10,7 +10,9 @@ from tests.helpers import assert_config_roundtrip
 SHAPES = [
     (64, 64),  # square, small: the float64 block only
     (700, 700),  # square: block Gram-Schmidt, then float64
-    (2048, 256),  # tall
+    (2048, 256),  # tall: one CholeskyQR pass
+    (8192, 1024),  # tall, the benchmark's shape
+    (3, 3, 128, 128),  # conv, rows/cols = 9: one pass
     (96, 1000),  # wide
     (3, 3, 32, 64),  # conv, rows 288 > cols 64
     (3, 3, 16, 300),  # conv, rows 144 < cols 300

@@ -1,0 +1,32 @@
+import os
+import re
+
+from tests.helpers import REPO
+
+
+def _read(*parts):
+    with open(os.path.join(REPO, *parts)) as f:
+        return f.read()
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    block = re.search(r"```bash\n(.*?)```", _read("README.md"), re.S)
+    commands = block.group(1).strip().splitlines()
+    assert len(commands) == 2
+    ci = [
+        line
+        for line in _read(".ci", "run").splitlines()
+        if line and not line.startswith(("#", "set ", "cd "))
+    ]
+    assert ci == [commands[1]]
+    assert "keras-initplus demo" in commands[0]
+    assert "pytest" in commands[1]
+
+
+def test_tensorflow_is_an_extra_not_a_requirement():
+    cfg = _read("setup.cfg")
+    requires = cfg.split("install_requires =")[1].split("\n\n")[0]
+    assert "tensorflow" not in requires
+    assert "keras>=3" in requires and "numpy" in requires
+    for extra in ("test =", "demo ="):
+        assert "tensorflow-cpu" in cfg.split(extra)[1].split("\n\n")[0]
