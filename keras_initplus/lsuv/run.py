@@ -2,6 +2,7 @@
 
 import keras
 from keras import ops, tree
+from keras.src.utils import io_utils
 
 from keras_initplus.lsuv import checks, targets
 from keras_initplus.lsuv.capture import CallInterceptor
@@ -53,7 +54,7 @@ class _Progress:
         if self.bar is not None:
             self.bar.update(self.count)
         elif self.verbose == 2:
-            keras.src.utils.io_utils.print_msg(
+            io_utils.print_msg(
                 f"LSUV {result.name}: var {result.var_before:.4g} -> "
                 f"{result.var_after:.4g} in {result.iterations} iteration(s)"
             )
