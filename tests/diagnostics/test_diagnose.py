@@ -99,7 +99,9 @@ def test_subclassed_and_nested_models_are_walked_in_call_order():
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert "call" not in inner.a.__dict__
-    np.testing.assert_allclose(model(x), model.predict(x, verbose=0), rtol=1e-5)
+    np.testing.assert_allclose(
+        model(x), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_compiled_loss_is_used_with_y():

@@ -67,7 +67,9 @@ def test_progress_bar_and_lines(capsys):
 def test_progress_goes_to_logging_when_interactive_logging_is_off(caplog):
     keras.config.disable_interactive_logging()
     try:
-        with caplog.at_level("INFO"):
+        # Keras logs through absl; TensorFlow's SavedModel code can raise
+        # the absl logger's level, so set it here rather than rely on it.
+        with caplog.at_level("INFO", logger="absl"):
             lsuv_init(_model(), _x(), verbose=2)
     finally:
         keras.config.enable_interactive_logging()
