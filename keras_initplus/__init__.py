@@ -7,6 +7,13 @@ saved models load and string ids such as `"he_avg_fan_normal"` resolve.
 import keras
 
 from keras_initplus.diagnostics import DiagnosisReport, diagnose
+from keras_initplus.gradients import (
+    AutoClip,
+    GradientHealth,
+    GradientHealthCallback,
+    GradientHealthOptimizer,
+    ZClip,
+)
 from keras_initplus.initializers import (
     STRING_IDS,
     DeltaOrthogonal,
@@ -31,6 +38,11 @@ keras.saving.get_custom_objects().update(STRING_IDS)
 keras.saving.get_custom_objects().update({"lsuv": LSUV})
 
 __all__ = [
+    "AutoClip",
+    "GradientHealth",
+    "GradientHealthCallback",
+    "GradientHealthOptimizer",
+    "ZClip",
     "LSUV",
     "LSUVCallback",
     "LSUVReport",

@@ -1,0 +1,343 @@
+"""`GradientHealthCallback`: installs `GradientHealth` into `model.fit`."""
+
+import logging
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_initplus.gradients import health as health_lib
+from keras_initplus.gradients.health import GradientHealth
+from keras_initplus.gradients.optimizer import (
+    GradientHealthOptimizer,
+    check_no_clipping,
+)
+
+logger = logging.getLogger("keras_initplus.gradients")
+
+_LSO = keras.optimizers.LossScaleOptimizer
+
+
+class GradientHealthCallback(keras.callbacks.Callback):
+    """Monitors gradients in the graph during `fit` and clips them by L2
+    norm, correctly under `tf.distribute`, XLA and `steps_per_execution`.
+
+    At `on_train_begin` it swaps the model's optimizer for a
+    `GradientHealthOptimizer` around it (for a `LossScaleOptimizer`, the
+    inner optimizer is wrapped, so gradients are measured and clipped
+    after unscaling), and rebuilds the train function so the new step is
+    traced. At `on_train_end`, or as soon as a step raises, the user's
+    optimizer is put back and the train function dropped, so a saved
+    model holds no trace of the callback and a later `fit` without it
+    runs the user's own step.
+
+    Each step, on the device: the global L2 norm `||g||` of the gradient
+    summed across replicas, before clipping; each layer's norm `||g_l||`
+    and ratio `||g_l|| / ||w_l||`; whether the step was clipped; whether
+    it was skipped because a gradient on some replica was NaN or Inf.
+    Statistics are read once per epoch. At each epoch end `logs` gets
+    `grad_norm` (mean pre-clip global norm over the epoch's applied
+    steps), `grad_norm_max`, `grad_clipped` (fraction of steps clipped)
+    and `grad_nonfinite` (steps skipped). Place the callback before
+    `CSVLogger`/`TensorBoard` in `callbacks=` so they see these keys
+    (`History` always does). `callback.table` holds per-layer statistics
+    per epoch; `callback.table_dict()` returns them as columns.
+
+    Clipping, with `clip_norm=c`: `g <- g * min(1, c / ||g||)` on the
+    aggregated gradient, as `tf.clip_by_global_norm`, the same update as
+    one device given the same global batch; `clip_mode="layer"` clips
+    each layer's gradient to `c`. `clip_norm="autoclip"` or `"zclip"`
+    (or an `AutoClip`/`ZClip` instance) learns the threshold from the
+    run's history. An optimizer with `clipnorm`, `global_clipnorm` or
+    `clipvalue` is refused: Keras clips each replica's local gradient,
+    and clipping twice would go unnoticed.
+
+    With `gradient_accumulation_steps=k`, each micro-batch's aggregated
+    gradient is measured and clipped before Keras accumulates it, so the
+    applied update, the mean of k clipped gradients, has norm at most
+    `c` too. With mixed precision the unscaled gradients are measured;
+    steps the `LossScaleOptimizer` itself skips for overflow are its
+    normal operation and are not counted in `grad_nonfinite`.
+
+    Args:
+        clip_norm: None (monitor only, default), a positive float,
+            `"autoclip"`, `"zclip"`, or an `AutoClip`/`ZClip`.
+        clip_mode: `"global"` (default) or `"layer"`.
+        stop_on_nonfinite: If True, training stops at the first
+            non-finite step (still skipped) with an error naming the
+            layers. This reads one scalar at each batch end.
+        vanishing_threshold, vanishing_patience, explode_factor,
+        explode_norm, warmup_steps: Detection settings; see
+            `GradientHealth`.
+        log_dir: None or a directory; per-layer scalars are written
+            there for TensorBoard at each epoch end.
+        warn_interval: Seconds; the same kind of warning (vanishing,
+            exploding, non-finite) about the same layers is repeated at
+            most this often. Default 300.
+
+    Example:
+
+    >>> model.fit(x, y, epochs=5,
+    ...           callbacks=[GradientHealthCallback(clip_norm=1.0)])
+    >>> history.history["grad_norm"]
+
+    References:
+        - [Pascanu et al., 2013](https://arxiv.org/abs/1211.5063)
+        - [Seetharaman et al., 2020](https://arxiv.org/abs/2007.14469)
+        - [Kumar et al., 2025](https://arxiv.org/abs/2504.02507)
+    """
+
+    def __init__(
+        self,
+        clip_norm=None,
+        clip_mode="global",
+        *,
+        stop_on_nonfinite=False,
+        vanishing_threshold=1e-3,
+        vanishing_patience=50,
+        explode_factor=10.0,
+        explode_norm=None,
+        warmup_steps=25,
+        log_dir=None,
+        warn_interval=300.0,
+    ):
+        super().__init__()
+        self._health_kwargs = dict(
+            clip_norm=clip_norm,
+            clip_mode=clip_mode,
+            vanishing_threshold=vanishing_threshold,
+            vanishing_patience=vanishing_patience,
+            explode_factor=explode_factor,
+            explode_norm=explode_norm,
+            warmup_steps=warmup_steps,
+        )
+        # Built now so that bad arguments fail before `fit` starts.
+        self.health = GradientHealth(**self._health_kwargs)
+        if not isinstance(stop_on_nonfinite, bool):
+            raise ValueError(
+                "Argument `stop_on_nonfinite` must be True or False. "
+                f"Received: stop_on_nonfinite={stop_on_nonfinite!r}"
+            )
+        self.stop_on_nonfinite = stop_on_nonfinite
+        if log_dir is not None and not isinstance(log_dir, (str, os.PathLike)):
+            raise ValueError(
+                "Argument `log_dir` must be a path or None. "
+                f"Received: log_dir={log_dir!r}"
+            )
+        self.log_dir = None if log_dir is None else os.fspath(log_dir)
+        if (
+            isinstance(warn_interval, bool)
+            or not isinstance(warn_interval, (int, float))
+            or not 0 <= warn_interval < math.inf
+        ):
+            raise ValueError(
+                "Argument `warn_interval` must be a finite float >= 0. "
+                f"Received: warn_interval={warn_interval!r}"
+            )
+        self.warn_interval = float(warn_interval)
+        self.table = []
+        self.nonfinite_layers = []
+        self._installed = None
+        self._token = None
+        self._last_warning = {}
+        self._writer = None
+        self._epochs_seen = 0
+
+    # -- installing and restoring -------------------------------------
+
+    def on_train_begin(self, logs=None):
+        model = self.model
+        self._restore()
+        user_opt = model.optimizer
+        target = (
+            user_opt.inner_optimizer
+            if isinstance(user_opt, _LSO)
+            else (user_opt)
+        )
+        check_no_clipping(target)
+        strategy = model.distribute_strategy
+        variables = list(model.trainable_variables)
+        with strategy.scope():
+            if not self.health.matches(variables):
+                self.health = GradientHealth(**self._health_kwargs)
+                self.health.build(variables)
+            wrapper = GradientHealthOptimizer(target, self.health)
+        if target is user_opt:
+            model.optimizer = wrapper
+        else:
+            user_opt.inner_optimizer = wrapper
+        self._installed = (user_opt, target)
+        self._token = getattr(model, "history", None)
+        model.make_train_function(force=True)
+        model.train_function = self._guard(model.train_function)
+        self.health.reset_epoch()
+
+    def _guard(self, train_function):
+        def guarded(iterator):
+            if self._installed is None or (
+                getattr(self.model, "history", None) is not self._token
+            ):
+                # A later `fit` that does not use this callback reached
+                # a train function left by a `fit` that never finished.
+                self._restore()
+                self.model.make_train_function(force=True)
+                return self.model.train_function(iterator)
+            try:
+                return train_function(iterator)
+            except (StopIteration, tf.errors.OutOfRangeError):
+                raise
+            except BaseException:
+                self._restore()
+                raise
+
+        return guarded
+
+    def _restore(self):
+        if self._installed is None:
+            return
+        user_opt, target = self._installed
+        self._installed = None
+        model = self.model
+        if user_opt is target:
+            model.optimizer = user_opt
+        else:
+            user_opt.inner_optimizer = target
+        model.train_function = None
+
+    def on_train_end(self, logs=None):
+        self._restore()
+        if self._writer is not None:
+            self._writer.flush()
+
+    # -- reading statistics ---------------------------------------------
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._installed is not None:
+            self.health.reset_epoch()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.stop_on_nonfinite or self._installed is None:
+            return
+        i = health_lib.SCALARS.index("nonfinite")
+        if float(self.health.scalars[i].numpy()) > 0:
+            scalars, layers = self.health.read()
+            names = self._layers_where(layers, "nonfinite_steps")
+            self.nonfinite_layers = names
+            logger.error(
+                "Non-finite gradients in layers %s; the step was skipped "
+                "and training is stopped (stop_on_nonfinite=True).",
+                ", ".join(names) or "(none identified)",
+            )
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._installed is None:
+            return
+        scalars, layers = self.health.read()
+        s = dict(zip(health_lib.SCALARS, scalars.tolist()))
+        steps = s["steps"]
+        summary = {
+            "grad_norm": s["norm_sum"] / steps if steps else float("nan"),
+            "grad_norm_max": s["norm_max"],
+            "grad_clipped": s["clipped"] / steps if steps else 0.0,
+            "grad_nonfinite": s["nonfinite"],
+        }
+        if logs is not None:
+            logs.update(summary)
+        rows = dict(zip(health_lib.LAYER_ROWS, layers))
+        div = max(steps, 1.0)
+        for j, name in enumerate(self.health.layer_names):
+            self.table.append(
+                {
+                    "epoch": epoch,
+                    "layer": name,
+                    "grad_norm": float(rows["norm_sum"][j] / div),
+                    "grad_norm_max": float(rows["norm_max"][j]),
+                    "grad_weight_ratio": float(rows["ratio_sum"][j] / div),
+                    "vanishing_steps": int(rows["vanishing_steps"][j]),
+                    "spike_steps": int(rows["spike_steps"][j]),
+                    "nonfinite_steps": int(rows["nonfinite_steps"][j]),
+                }
+            )
+        self._warn(s, layers)
+        if self.log_dir is not None:
+            self._write(epoch, summary)
+
+    def _layers_where(self, layers, row):
+        values = layers[health_lib.LAYER_ROWS.index(row)]
+        return [n for n, v in zip(self.health.layer_names, values) if v > 0]
+
+    def _warn(self, s, layers):
+        vanishing = self._layers_where(layers, "vanishing_steps")
+        if vanishing:
+            self._rate_limited(
+                "vanishing",
+                vanishing,
+                "Vanishing gradients: for at least %d steps in a row, the "
+                "gradient-to-weight norm ratio of layers %s was below "
+                "%g times the largest layer's.",
+                self.health.vanishing_patience,
+                ", ".join(vanishing),
+                self.health.vanishing_threshold,
+            )
+        if s["spikes"] > 0:
+            named = self._layers_where(layers, "spike_steps")
+            if not named:
+                norm_max = layers[health_lib.LAYER_ROWS.index("norm_max")]
+                top = np.argsort(-norm_max)[:3]
+                named = [self.health.layer_names[i] for i in top]
+            self._rate_limited(
+                "exploding",
+                named,
+                "Exploding gradients: in %d steps the global gradient norm "
+                "exceeded %g times its running mean%s (max %.4g); layers "
+                "%s.",
+                int(s["spikes"]),
+                self.health.explode_factor,
+                ""
+                if self.health.explode_norm is None
+                else f" or {self.health.explode_norm:g}",
+                s["norm_max"],
+                ", ".join(named),
+            )
+        if s["nonfinite"] > 0:
+            named = self._layers_where(layers, "nonfinite_steps")
+            self.nonfinite_layers = named
+            self._rate_limited(
+                "nonfinite",
+                named,
+                "Exploding gradients: %d steps had NaN or Inf gradients "
+                "and were skipped on every replica; layers %s.",
+                int(s["nonfinite"]),
+                ", ".join(named) or "(none identified)",
+            )
+
+    def _rate_limited(self, kind, names, msg, *args):
+        now = time.monotonic()
+        last = self._last_warning.get(kind)
+        if last is not None and last[1] == names:
+            if now - last[0] < self.warn_interval:
+                return
+        self._last_warning[kind] = (now, names)
+        logger.warning(msg, *args)
+
+    def _write(self, epoch, summary):
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        with self._writer.as_default(step=epoch):
+            for k, v in summary.items():
+                tf.summary.scalar(k, v)
+            for row in self.table:
+                if row["epoch"] != epoch:
+                    continue
+                for k in ("grad_norm", "grad_weight_ratio"):
+                    tf.summary.scalar(f"{k}/{row['layer']}", row[k])
+
+    def table_dict(self):
+        """The per-layer table as a dict of equal-length lists, ready for
+        `pandas.DataFrame(callback.table_dict())`."""
+        keys = list(self.table[0]) if self.table else []
+        return {k: [row[k] for row in self.table] for k in keys}

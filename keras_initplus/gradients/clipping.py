@@ -1,0 +1,279 @@
+"""L2-norm clip rules: fixed global, fixed per layer, AutoClip, ZClip.
+
+A rule is small and pure. `scale_for(norm, threshold)` is the factor
+`tf.clip_by_global_norm` uses. The adaptive rules keep their state in a
+dict of tensors: `threshold(state, norm)` returns the threshold for this
+step and the next state, and the caller decides whether to keep it (it
+does not on a skipped, non-finite step).
+"""
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from keras_initplus.gradients import norms as norms_lib
+
+
+def scale_for(norm, threshold):
+    """`min(1, threshold / norm)`, computed as `tf.clip_by_global_norm` does.
+
+    `threshold * min(1 / norm, 1 / threshold)`: exactly 1 when
+    `norm <= threshold`, so gradients below the threshold are returned
+    bit-identical; NaN when `norm` is not finite.
+    """
+    threshold = tf.cast(threshold, norm.dtype)
+    scale = threshold * tf.minimum(1.0 / norm, 1.0 / threshold)
+    return scale + (norm - norm)
+
+
+def clip_by_global_norm(grads, threshold, norm=None):
+    """Scales all gradients by `min(1, threshold / ||grads||)`.
+
+    Same result as `tf.clip_by_global_norm(grads, threshold)[0]`. `None`
+    entries stay `None`. `norm`, when given, is the global norm already
+    computed, so it is not computed twice.
+
+    Example:
+
+    >>> g = [tf.constant([3.0, 4.0])]
+    >>> clip_by_global_norm(g, 1.0)[0].numpy()
+    array([0.6, 0.8], dtype=float32)
+    """
+    present = [g for g in grads if g is not None]
+    if norm is None:
+        norm = norms_lib.global_norm(present)
+    scale = scale_for(norm, threshold)
+    return [norms_lib.scale_gradient(g, scale) for g in grads]
+
+
+def clip_by_layer_norm(grads, segment_ids, threshold, layer_norms):
+    """Scales each layer's gradients so the layer's L2 norm is at most
+    `threshold`.
+
+    `grads` has no `None` entries; `segment_ids[i]` is the layer of
+    `grads[i]`, and `layer_norms` the norms of the layers.
+    """
+    scales = scale_for(layer_norms, threshold)
+    ids = tf.constant(segment_ids, tf.int32)
+    per_var = tf.gather(scales, ids)
+    return [
+        norms_lib.scale_gradient(g, per_var[i]) for i, g in enumerate(grads)
+    ]
+
+
+class AutoClip:
+    """Clips to a percentile of the gradient norms seen so far.
+
+    At each step the pre-clip global norm is added to the history, and
+    the threshold is the `percentile`-th percentile of the history
+    (linear interpolation, as `numpy.percentile`). The history is the
+    last `history` finite steps, a ring buffer kept on the device.
+
+    Defaults follow the paper: `percentile=10`, the value it reports as
+    working well across models. The paper keeps the whole run; a
+    bounded window keeps the per-step cost constant.
+
+    Args:
+        percentile: Float in (0, 100].
+        history: Int >= 1, the number of recent norms kept.
+
+    Example:
+
+    >>> cb = GradientHealthCallback(clip_norm=AutoClip(percentile=10))
+
+    Reference:
+        - [Seetharaman et al., 2020](https://arxiv.org/abs/2007.14469)
+    """
+
+    def __init__(self, percentile=10.0, history=1000):
+        if (
+            isinstance(percentile, bool)
+            or not isinstance(percentile, (int, float))
+            or not 0.0 < percentile <= 100.0
+        ):
+            raise ValueError(
+                "Argument `percentile` must be a float in (0, 100]. "
+                f"Received: percentile={percentile!r}"
+            )
+        if (
+            isinstance(history, bool)
+            or not isinstance(history, int)
+            or history < 1
+        ):
+            raise ValueError(
+                "Argument `history` must be an int >= 1. "
+                f"Received: history={history!r}"
+            )
+        self.percentile = float(percentile)
+        self.history = history
+
+    def initial_state(self):
+        return {
+            "buffer": np.zeros((self.history,), np.float32),
+            "count": np.zeros((), np.float32),
+        }
+
+    def threshold(self, state, norm):
+        count = state["count"]
+        slot = tf.cast(tf.math.floormod(count, self.history), tf.int32)
+        buffer = tf.tensor_scatter_nd_update(
+            state["buffer"], [[slot]], tf.reshape(norm, [1])
+        )
+        n = tf.minimum(count + 1.0, float(self.history))
+        valid = tf.range(self.history, dtype=tf.float32) < n
+        ordered = tf.sort(tf.where(valid, buffer, np.inf))
+        pos = self.percentile / 100.0 * (n - 1.0)
+        lo = tf.floor(pos)
+        hi = tf.minimum(lo + 1.0, n - 1.0)
+        a = tf.gather(ordered, tf.cast(lo, tf.int32))
+        b = tf.gather(ordered, tf.cast(hi, tf.int32))
+        thr = a + (pos - lo) * (b - a)
+        return thr, {"buffer": buffer, "count": count + 1.0}
+
+    def get_config(self):
+        return {"percentile": self.percentile, "history": self.history}
+
+    def __repr__(self):
+        return f"AutoClip(percentile={self.percentile}, history={self.history})"
+
+
+class ZClip:
+    """Clips norm spikes by their z-score against running statistics.
+
+    Keeps exponential moving averages of the mean `mu` and variance
+    `sigma^2` of the global norm `g`. After `warmup_steps` steps, with
+    `z = (g - mu) / sigma`, a step with `z > z_thresh` is clipped to
+
+        g* = mu + (z_thresh**2 / z) * sigma      (the "reciprocal" rule)
+
+    and the statistics are then updated with the clipped norm `g*`:
+    `mu <- alpha mu + (1 - alpha) g*`,
+    `sigma^2 <- alpha sigma^2 + (1 - alpha) (g* - mu)^2`.
+    During warmup nothing is clipped and `mu`, `sigma^2` are the plain
+    mean and variance of the norms seen.
+
+    Defaults are the paper's: `alpha=0.97`, `z_thresh=2.5`,
+    `warmup_steps=25`.
+
+    Args:
+        alpha: Float in (0, 1), the EMA decay.
+        z_thresh: Positive float.
+        warmup_steps: Int >= 2.
+
+    Example:
+
+    >>> cb = GradientHealthCallback(clip_norm=ZClip(z_thresh=2.5))
+
+    Reference:
+        - [Kumar et al., 2025](https://arxiv.org/abs/2504.02507)
+    """
+
+    def __init__(self, alpha=0.97, z_thresh=2.5, warmup_steps=25):
+        if not _is_real(alpha) or not 0.0 < alpha < 1.0:
+            raise ValueError(
+                "Argument `alpha` must be a float in (0, 1). "
+                f"Received: alpha={alpha!r}"
+            )
+        if not _is_real(z_thresh) or not 0.0 < z_thresh < math.inf:
+            raise ValueError(
+                "Argument `z_thresh` must be a positive finite float. "
+                f"Received: z_thresh={z_thresh!r}"
+            )
+        if (
+            isinstance(warmup_steps, bool)
+            or not isinstance(warmup_steps, int)
+            or warmup_steps < 2
+        ):
+            raise ValueError(
+                "Argument `warmup_steps` must be an int >= 2. "
+                f"Received: warmup_steps={warmup_steps!r}"
+            )
+        self.alpha = float(alpha)
+        self.z_thresh = float(z_thresh)
+        self.warmup_steps = warmup_steps
+
+    def initial_state(self):
+        zero = np.zeros((), np.float32)
+        return {"mean": zero, "var": zero, "count": zero}
+
+    def threshold(self, state, norm):
+        mean, var, count = state["mean"], state["var"], state["count"]
+        warm = count < self.warmup_steps
+        std = tf.sqrt(tf.maximum(var, 0.0))
+        z = (norm - mean) / tf.maximum(std, 1e-12)
+        spike = tf.logical_and(tf.logical_not(warm), z > self.z_thresh)
+        clipped_to = mean + (self.z_thresh**2 / tf.maximum(z, 1e-12)) * std
+        thr = tf.where(spike, clipped_to, np.inf)
+        g = tf.minimum(norm, thr)
+        # Welford's running mean and variance during warmup.
+        n = count + 1.0
+        w_mean = mean + (g - mean) / n
+        w_var = var + ((g - mean) * (g - w_mean) - var) / n
+        a = self.alpha
+        e_mean = a * mean + (1.0 - a) * g
+        e_var = a * var + (1.0 - a) * tf.square(g - e_mean)
+        new = {
+            "mean": tf.where(warm, w_mean, e_mean),
+            "var": tf.where(warm, w_var, e_var),
+            "count": n,
+        }
+        return thr, new
+
+    def get_config(self):
+        return {
+            "alpha": self.alpha,
+            "z_thresh": self.z_thresh,
+            "warmup_steps": self.warmup_steps,
+        }
+
+    def __repr__(self):
+        return (
+            f"ZClip(alpha={self.alpha}, z_thresh={self.z_thresh}, "
+            f"warmup_steps={self.warmup_steps})"
+        )
+
+
+ADAPTIVE = {"autoclip": AutoClip, "zclip": ZClip}
+
+
+def _is_real(x):
+    return isinstance(x, (int, float, np.floating, np.integer)) and not (
+        isinstance(x, bool)
+    )
+
+
+def check_clip_norm(clip_norm):
+    """Validates `clip_norm`; returns None, a float or an adaptive rule."""
+    if clip_norm is None:
+        return None
+    if isinstance(clip_norm, (AutoClip, ZClip)):
+        return clip_norm
+    if isinstance(clip_norm, str) and clip_norm.lower() in ADAPTIVE:
+        return ADAPTIVE[clip_norm.lower()]()
+    if _is_real(clip_norm) and 0.0 < float(clip_norm) < math.inf:
+        return float(clip_norm)
+    raise ValueError(
+        "Argument `clip_norm` must be a positive finite float, None, "
+        '"autoclip", "zclip", an `AutoClip` or a `ZClip`. '
+        f"Received: clip_norm={clip_norm!r}"
+    )
+
+
+CLIP_MODES = ("global", "layer")
+
+
+def check_clip_mode(clip_mode, clip_norm):
+    """Validates `clip_mode` against the already-checked `clip_norm`."""
+    if clip_mode not in CLIP_MODES:
+        raise ValueError(
+            f"Argument `clip_mode` must be one of {CLIP_MODES}. "
+            f"Received: clip_mode={clip_mode!r}"
+        )
+    if clip_mode == "layer" and isinstance(clip_norm, (AutoClip, ZClip)):
+        raise ValueError(
+            'Argument `clip_mode="layer"` needs a float `clip_norm`: '
+            "the adaptive rules learn one threshold for the global norm. "
+            f"Received: clip_norm={clip_norm!r}, clip_mode={clip_mode!r}"
+        )
+    return clip_mode

@@ -1,0 +1,95 @@
+"""Pure gradient-norm functions: global norm, per-layer norms, grouping.
+
+Every function here takes tensors and returns tensors; none keeps state,
+so they run the same in eager mode, inside `tf.function`, under XLA and
+in each replica of a `tf.distribute` strategy.
+"""
+
+import tensorflow as tf
+
+
+def dense_values(g):
+    """The tensor whose entries are the gradient's stored values.
+
+    For `tf.IndexedSlices` that is `g.values`, which is also what
+    `tf.clip_by_global_norm` measures.
+    """
+    if isinstance(g, tf.IndexedSlices):
+        return g.values
+    return g
+
+
+def scale_gradient(g, scale):
+    """`g * scale`, keeping `tf.IndexedSlices` sparse."""
+    if g is None:
+        return None
+    if isinstance(g, tf.IndexedSlices):
+        values = g.values * tf.cast(scale, g.values.dtype)
+        return tf.IndexedSlices(values, g.indices, g.dense_shape)
+    return g * tf.cast(scale, g.dtype)
+
+
+def squared_norms(tensors):
+    """Float32 vector of `sum(t**2)`, one entry per tensor.
+
+    Summed in float32 so that float16 gradients do not overflow.
+    """
+    return tf.stack(
+        [
+            tf.reduce_sum(tf.square(tf.cast(dense_values(t), tf.float32)))
+            for t in tensors
+        ]
+    )
+
+
+def global_norm(tensors):
+    """`sqrt(sum_i ||t_i||^2)`, the L2 norm of all tensors as one vector."""
+    return tf.sqrt(tf.reduce_sum(squared_norms(tensors)))
+
+
+def layer_key(variable):
+    """The layer a variable belongs to: its path without the last part.
+
+    Keras 3 variables have paths such as `"block/dense_1/kernel"`; the
+    layer is `"block/dense_1"`. A variable without a path is its own
+    layer.
+    """
+    path = getattr(variable, "path", None) or getattr(variable, "name", "")
+    path = path.split(":")[0]
+    if "/" in path:
+        return path.rsplit("/", 1)[0]
+    return path
+
+
+def group_by_layer(variables):
+    """Groups variables into layers by path.
+
+    Returns `(names, segment_ids)`: the layer names in first-seen order,
+    and for each variable the index of its layer in `names`.
+    """
+    names = []
+    index = {}
+    segment_ids = []
+    for v in variables:
+        key = layer_key(v)
+        if key not in index:
+            index[key] = len(names)
+            names.append(key)
+        segment_ids.append(index[key])
+    return names, segment_ids
+
+
+def segment_sum(values, segment_ids, num_segments):
+    """Sums a vector by segment; a constant one-hot matmul-free version.
+
+    `tf.math.unsorted_segment_sum` with constant ids compiles under XLA
+    and costs one small kernel.
+    """
+    return tf.math.unsorted_segment_sum(
+        values, tf.constant(segment_ids, tf.int32), num_segments
+    )
+
+
+def layer_norms(squared, segment_ids, num_layers):
+    """Per-layer L2 norms from per-variable squared norms."""
+    return tf.sqrt(segment_sum(squared, segment_ids, num_layers))

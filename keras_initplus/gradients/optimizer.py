@@ -1,0 +1,166 @@
+"""`GradientHealthOptimizer`: apply-if-finite around a Keras optimizer.
+
+It hands each step's gradients to a `GradientHealth` (which sums them
+across replicas, measures and clips them) and then applies them with the
+wrapped optimizer, or skips the step on every replica when they are not
+finite. Modelled on `keras.optimizers.LossScaleOptimizer`.
+"""
+
+import contextlib
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+
+@contextlib.contextmanager
+def _already_summed(optimizer):
+    # Keras's TF optimizer sums gradients across replicas inside
+    # `apply` (`_all_reduce_sum_gradients`). Ours are summed already;
+    # summing again would multiply them by the number of replicas. The
+    # override is an instance attribute, live only while the step is
+    # traced, so the optimizer itself is unchanged afterwards.
+    optimizer._all_reduce_sum_gradients = list
+    try:
+        yield
+    finally:
+        del optimizer._all_reduce_sum_gradients
+
+
+class GradientHealthOptimizer(keras.optimizers.Optimizer):
+    """Applies `inner_optimizer` to healthy gradients; skips the others.
+
+    Per step: `grads, finite = health.apply(grads, variables)`; then,
+    if `finite`, `inner_optimizer.apply(grads, variables)`, without a
+    second cross-replica sum; otherwise nothing: the weights, the
+    optimizer's slots and its `iterations` stay bit-identical. The
+    decision is taken once, in a cross-replica context, so every replica
+    takes the same branch.
+
+    `GradientHealthCallback` swaps it in during `fit` and out again
+    afterwards. In a custom training loop, build it once under the
+    strategy's scope and call `apply` inside `strategy.run`.
+
+    Args:
+        inner_optimizer: A built or unbuilt `keras.optimizers.Optimizer`
+            with no `clipnorm`, `global_clipnorm` or `clipvalue`.
+        health: A `GradientHealth`.
+
+    Example:
+
+    >>> with strategy.scope():
+    ...     health = GradientHealth(clip_norm=1.0)
+    ...     health.build(model.trainable_variables)
+    ...     opt = GradientHealthOptimizer(keras.optimizers.SGD(0.1), health)
+    >>> def step(x, y):  # run with strategy.run(step, ...)
+    ...     with tf.GradientTape() as tape:
+    ...         loss = loss_fn(y, model(x)) / strategy.num_replicas_in_sync
+    ...     grads = tape.gradient(loss, model.trainable_variables)
+    ...     opt.apply(grads, model.trainable_variables)
+    """
+
+    def __init__(self, inner_optimizer, health, name=None):
+        check_no_clipping(inner_optimizer)
+        super().__init__(learning_rate=0.0, name=name or "gradient_health")
+        self.inner_optimizer = inner_optimizer
+        self.health = health
+        # Loss scaling, if any, is the inner optimizer's business.
+        self.loss_scale_factor = None
+
+    def build(self, var_list):
+        self.inner_optimizer.build(var_list)
+        self.built = True
+
+    @property
+    def variables(self):
+        return self.inner_optimizer.variables
+
+    @property
+    def iterations(self):
+        return self.inner_optimizer.iterations
+
+    @property
+    def learning_rate(self):
+        return self.inner_optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self.inner_optimizer.learning_rate = value
+
+    def scale_loss(self, loss):
+        return self.inner_optimizer.scale_loss(loss)
+
+    def finalize_variable_values(self, var_list):
+        self.inner_optimizer.finalize_variable_values(var_list)
+
+    def apply(self, grads, trainable_variables=None):
+        if tf.distribute.in_cross_replica_context() and (
+            tf.distribute.has_strategy()
+        ):
+            raise ValueError("apply() must be called in a replica context.")
+        if trainable_variables is None:
+            trainable_variables = self.inner_optimizer._trainable_variables
+        variables = list(trainable_variables)
+        grads = list(grads)
+        if not self.inner_optimizer.built:
+            self.inner_optimizer.build(variables)
+        if not self.health.built:
+            self.health.build(variables)
+        grads, finite = self.health.apply(grads, variables)
+        inner = self.inner_optimizer
+
+        if tf.__internal__.distribute.strategy_supports_no_merge_call():
+            with _already_summed(inner):
+                ops.cond(finite, lambda: inner.apply(grads, variables), _noop)
+            return
+
+        def cross_replica(distribution, grads, variables, finite):
+            # Every replica computed `finite` from the same summed
+            # gradient; any replica's copy is the common answer.
+            finite = distribution.experimental_local_results(finite)[0]
+
+            def apply_fn():
+                distribution.extended.call_for_each_replica(
+                    inner.apply, args=(grads, variables)
+                )
+
+            # The cond must be taken in the cross-replica context: a cond
+            # in a replica context cannot hold a branch that calls
+            # merge_call, and the inner `apply` does.
+            with _already_summed(inner):
+                ops.cond(finite, apply_fn, _noop)
+
+        tf.distribute.get_replica_context().merge_call(
+            cross_replica, args=(grads, variables, finite)
+        )
+
+    def apply_gradients(self, grads_and_vars):
+        grads, variables = zip(*grads_and_vars)
+        self.apply(grads, variables)
+        return self.iterations
+
+    def get_config(self):
+        # A saved model records the user's optimizer, never this wrapper;
+        # see `GradientHealthCallback`.
+        return self.inner_optimizer.get_config()
+
+
+def _noop():
+    return None
+
+
+def check_no_clipping(optimizer):
+    """Raises if the optimizer clips: it would clip per replica, before
+    the cross-replica sum, and a second time after ours."""
+    for arg in ("clipnorm", "global_clipnorm", "clipvalue"):
+        value = getattr(optimizer, arg, None)
+        if value is not None:
+            raise ValueError(
+                f"The optimizer already clips gradients ({arg}={value}). "
+                "GradientHealthCallback clips the aggregated gradient "
+                "itself, and Keras's clipping acts on each replica's "
+                "local gradient before the cross-replica sum, so the two "
+                "would clip twice with different results. Remove "
+                f"`{arg}` from the optimizer and pass `clip_norm=` to the "
+                "callback (`clip_norm=None` monitors without clipping)."
+            )
