@@ -1,0 +1,53 @@
+"""Small models and data shared by the gradient-health tests."""
+
+import keras
+import numpy as np
+
+
+def data(n=64, d=6, seed=1, scale=3.0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)).astype("float32") * scale
+    y = rng.normal(size=(n, 1)).astype("float32") * 5.0
+    return x, y
+
+
+def mlp(optimizer, d=6, seed=0, **compile_kwargs):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [
+            keras.Input((d,)),
+            keras.layers.Dense(8, activation="tanh", name="hidden"),
+            keras.layers.Dense(1, name="out"),
+        ]
+    )
+    model.compile(optimizer=optimizer, loss="mse", **compile_kwargs)
+    return model
+
+
+def weights(model):
+    return [np.array(w) for w in model.get_weights()]
+
+
+def slots(optimizer):
+    return [np.array(v) for v in optimizer.variables]
+
+
+def update_norm(before, after):
+    return float(
+        np.sqrt(
+            sum(
+                np.sum((a - b).astype("float64") ** 2)
+                for a, b in zip(before, after)
+            )
+        )
+    )
+
+
+class Recorder(keras.callbacks.Callback):
+    """Weights and optimizer variables after every batch."""
+
+    def on_train_begin(self, logs=None):
+        self.after = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.after.append((weights(self.model), slots(self.model.optimizer)))
