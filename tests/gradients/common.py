@@ -18,7 +18,8 @@ def mlp(optimizer, d=6, seed=0, **compile_kwargs):
             keras.Input((d,)),
             keras.layers.Dense(8, activation="tanh", name="hidden"),
             keras.layers.Dense(1, name="out"),
-        ]
+        ],
+        name="mlp",
     )
     model.compile(optimizer=optimizer, loss="mse", **compile_kwargs)
     return model
