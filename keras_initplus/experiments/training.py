@@ -39,11 +39,20 @@ class EpochProgress(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        end = "\n" if epoch + 1 == self.epochs else ""
+        last = epoch + 1 == self.epochs
+        tty = getattr(self.stream, "isatty", lambda: False)()
+        # A terminal gets one line rewritten in place; a log file gets a
+        # line every 10 epochs rather than a wall of carriage returns.
+        if not tty and not last and (epoch + 1) % 10:
+            return
+        start = "\r" if tty else ""
+        end = "\n" if last or not tty else ""
         self.stream.write(
-            f"\r  {self.label:<22} epoch {epoch + 1:>3}/{self.epochs} "
+            f"{start}  {self.label:<22} epoch "
+            f"{epoch + 1:>3}/{self.epochs} "
             f"loss {logs.get('loss', math.nan):8.4f} "
-            f"val_acc {logs.get('val_accuracy', math.nan):.3f}{end}"
+            f"val_acc {logs.get('val_accuracy', math.nan):.3f}"
+            f"{end}"
         )
         self.stream.flush()
 
