@@ -100,9 +100,10 @@ class GradientHealth:
     - vanishing: a layer's `r_l` is below `vanishing_threshold` times the
       largest `r_l` of the step, for `vanishing_patience` steps in a row;
     - exploding: the global norm exceeds `explode_factor` times its
-      running mean (an EMA with decay 0.99, after `warmup_steps` steps),
-      or exceeds `explode_norm`; a layer is named when its own norm
-      exceeds `explode_factor` times its own running mean.
+      running mean (the plain mean of the first 100 steps, then an EMA
+      with decay 0.99; checked after `warmup_steps` steps), or exceeds
+      `explode_norm`; a layer is named when its own norm exceeds
+      `explode_factor` times its own running mean.
 
     Args:
         clip_norm: None (measure only), a positive float, `"autoclip"`,
@@ -326,7 +327,11 @@ class GradientHealth:
         if self.explode_norm is not None:
             spike = tf.logical_or(spike, norm > self.explode_norm)
         spike = tf.logical_and(spike, finite)
-        new_ema = tf.where(count > 0, 0.99 * ema + 0.01 * safe_norm, safe_norm)
+        # The plain mean of the first 100 steps, then an EMA with decay
+        # 0.99: an EMA started from the first, often atypical, step
+        # would stay biased towards it for hundreds of steps.
+        rate = 1.0 / tf.minimum(count + 1.0, 100.0)
+        new_ema = ema + rate * (safe_norm - ema)
         self.running.assign(
             tf.where(finite, tf.stack([new_ema, count + 1.0]), running)
         )
@@ -367,9 +372,7 @@ class GradientHealth:
         )
         layer_spike = tf.logical_and(layer_spike, spike)
         new_layer_ema = tf.where(
-            usable,
-            tf.where(count > 0, 0.99 * layer_ema + 0.01 * ln, ln),
-            layer_ema,
+            usable, layer_ema + rate * (ln - layer_ema), layer_ema
         )
         new_L = tf.stack(
             [
