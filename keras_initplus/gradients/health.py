@@ -180,13 +180,17 @@ class GradientHealth:
         n = len(self.layer_names)
         only_first = tf.VariableAggregation.ONLY_FIRST_REPLICA
 
+        # Every replica computes the same statistics from the same
+        # summed gradient, so each keeps its own copy (ON_READ) and
+        # reads return the first replica's: no cross-device copy per
+        # step.
         def var(value, name):
             return tf.Variable(
                 value,
                 trainable=False,
                 name=name,
                 aggregation=only_first,
-                synchronization=tf.VariableSynchronization.ON_WRITE,
+                synchronization=tf.VariableSynchronization.ON_READ,
             )
 
         with tf.init_scope():
