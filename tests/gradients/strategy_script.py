@@ -132,9 +132,87 @@ def nonfinite_one_replica(bad_value, replica):
     }
 
 
+def replica_copies_agree(variables):
+    # `get_weights` reads one copy; a skip that happened on one replica
+    # only would show as copies that differ.
+    strategy = tf.distribute.get_strategy()
+    for v in variables:
+        copies = strategy.experimental_local_results(getattr(v, "_value", v))
+        first = np.asarray(copies[0])
+        if any(not np.array_equal(first, np.asarray(c)) for c in copies):
+            return False
+    return True
+
+
+class MixedRecorder(keras.callbacks.Callback):
+    """Weights and the inner optimizer's slots after every batch. The
+    loss-scale variables are left out: lowering the scale after an
+    overflow is the LossScaleOptimizer's normal work."""
+
+    def on_train_begin(self, logs=None):
+        self.after = []
+        self.agree = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        inner = self.model.optimizer.inner_optimizer
+        self.after.append((weights(self.model), slots(inner)))
+        with self.model.distribute_strategy.scope():
+            self.agree.append(
+                replica_copies_agree(self.model.weights)
+                and replica_copies_agree(inner.variables)
+            )
+
+
+def nonfinite_mixed_precision(replica, callback=True):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        strategy = tf.distribute.MirroredStrategy(DEVICES)
+        # A loss scale that does not overflow float16 on good batches,
+        # so the one skipped step is the poisoned one.
+        model = make_model(
+            strategy,
+            lambda: keras.optimizers.LossScaleOptimizer(
+                keras.optimizers.Adam(0.01), initial_scale=16.0
+            ),
+        )
+        x, y = data(BATCH * 4)
+        x[BATCH * 2 + replica * (BATCH // 2) + 3, 2] = np.inf
+        rec = MixedRecorder()
+        cbs = [GradientHealthCallback(clip_norm=1.0)] if callback else []
+        model.fit(
+            x,
+            y,
+            batch_size=BATCH,
+            epochs=1,
+            shuffle=False,
+            verbose=0,
+            callbacks=cbs + [rec],
+        )
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    (w1, s1), (w2, s2), (w3, s3) = rec.after[1:4]
+    inner = model.optimizer.inner_optimizer
+    return {
+        "dtype": str(model.layers[0].compute_dtype),
+        "weights_unchanged": all(np.array_equal(a, b) for a, b in zip(w1, w2)),
+        "slots_unchanged": all(np.array_equal(a, b) for a, b in zip(s1, s2)),
+        "trained_after": not all(np.array_equal(a, b) for a, b in zip(w2, w3)),
+        "finite_after": all(np.all(np.isfinite(a)) for a in w3 + s3),
+        "replicas_agree": rec.agree,
+        "iterations": int(inner.iterations.numpy()),
+        "loss_scale": float(model.optimizer.dynamic_scale.numpy()),
+    }
+
+
 def main():
     which = sys.argv[1]
-    if which == "clip":
+    if which == "mixed":
+        result = {
+            "inf_replica1": nonfinite_mixed_precision(1),
+            "inf_replica0": nonfinite_mixed_precision(0),
+            "keras_alone_inf_replica1": nonfinite_mixed_precision(1, False),
+        }
+    elif which == "clip":
         result = {
             "global": same_as_single_device(0.5, "global"),
             "layer": same_as_single_device(0.3, "layer"),

@@ -60,3 +60,26 @@ def test_nonfinite_on_one_replica_skips_everywhere():
         # 4 batches, one skipped: the optimizer stepped 3 times.
         assert res["iterations"] == 3, case
         assert res["nonfinite_layers"], case
+
+
+def test_mixed_precision_inf_on_one_replica_skips_everywhere():
+    r = run("mixed")
+    for case in ("inf_replica1", "inf_replica0"):
+        res = r[case]
+        assert res["dtype"] == "float16", case
+        assert res["weights_unchanged"], case
+        assert res["slots_unchanged"], case
+        assert res["trained_after"], case
+        assert res["finite_after"], case
+        # Every replica's copy of every weight and slot, after each batch.
+        assert res["replicas_agree"] == [True] * 4, case
+        assert res["iterations"] == 3, case
+    # An Inf on replica 1 only: the LossScaleOptimizer saw replica 0's
+    # finite gradients and kept its scale; our sum caught it.
+    assert r["inf_replica1"]["loss_scale"] == 16.0
+    # Keras alone (measured with Keras 3.15): NaN reaches the weights
+    # and the replicas' copies part ways. If Keras fixes this, this
+    # line fails, not ours.
+    keras_alone = r["keras_alone_inf_replica1"]
+    assert not keras_alone["finite_after"]
+    assert keras_alone["replicas_agree"][2:] == [False, False]
