@@ -182,3 +182,36 @@ def check_fit_worked(workers):
         # At most STEPS batches of GLOBAL_BATCH / WORKERS rows per worker.
         bound = mws.LR * mws.CLIP_NORM * mws.STEPS
         assert ours["update_norm"] <= bound * (1 + 1e-5)
+
+
+def test_example_runs_as_two_workers(tmp_path):
+    example = os.path.join(REPO, "examples", "multi_worker.py")
+    base = free_ports(1)[0]
+    # The example takes ports base and base + 1; make sure both are free.
+    while base + 1 > 65535 or not port_free(base + 1):
+        base = free_ports(1)[0]
+    args = ["--port-base", str(base), "--steps", "3"]
+    codes, outputs = run_workers(
+        example,
+        [["--worker", str(i), *args] for i in range(2)],
+        str(tmp_path),
+    )
+    assert codes == [0, 0], "\n\n".join(outputs)
+    steps = [
+        [line for line in out.splitlines() if line.startswith("step")]
+        for out in outputs
+    ]
+    # Both workers report the same global norm at every step.
+    assert len(steps[0]) == 3 and steps[0] == steps[1]
+    assert all("clipped True" in line for line in steps[0])
+    for i, out in enumerate(outputs):
+        assert f"worker {i}: 3 steps applied, 3 clipped, 0 skipped" in out
+
+
+def port_free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
