@@ -16,9 +16,11 @@ under MirroredStrategy on 2 logical CPU devices. Steady state is the
 median epoch time over the epochs after the first of every `fit` call
 (tracing excluded), and the fastest such epoch: on a shared machine
 other jobs only ever add time, so the minimum is the steadier figure
-and the median the more honest one. The one-off cost is the first
-epoch of a `fit` call minus a steady epoch, i.e. what re-tracing costs
-each `fit`. Prints both, with their ratios to the baseline.
+and the median the more honest one. "paired" is the median over rounds
+of each round's ratio, which cancels load that drifts between rounds.
+The one-off cost is the first epoch of a `fit` call minus a steady
+epoch, i.e. what re-tracing costs each `fit`. Prints both, with their
+ratios to the baseline.
 
     python benchmarks/callback_overhead.py [--rounds 3] [--epochs 5]
         [--quick] [--no-mirrored]
@@ -173,6 +175,7 @@ def run(args, mirrored):
                     cb.set_data(x, y, batch)
         steady = {v: [] for v in VARIANTS}
         first = {v: [] for v in VARIANTS}
+        rounds = {v: [] for v in VARIANTS}
         for r in range(args.rounds):
             # Rotate the order so no variant always runs first.
             order = VARIANTS[r % 3 :] + VARIANTS[: r % 3]
@@ -189,6 +192,7 @@ def run(args, mirrored):
                 )
                 if r > 0:  # round 0 also pays the first-ever trace
                     steady[v].extend(timer.times[1:])
+                    rounds[v].append(statistics.median(timer.times[1:]))
                     first[v].append(
                         timer.times[0] - statistics.median(timer.times[1:])
                     )
@@ -199,6 +203,14 @@ def run(args, mirrored):
             "ratio": {v: med[v] / med["keras"] for v in VARIANTS},
             "min_s": best,
             "min_ratio": {v: best[v] / best["keras"] for v in VARIANTS},
+            # Each round's variants ran back to back, so a round's ratio
+            # sees the same machine load on both sides.
+            "paired_ratio": {
+                v: statistics.median(
+                    a / b for a, b in zip(rounds[v], rounds["keras"])
+                )
+                for v in VARIANTS
+            },
             "one_off_s": {v: statistics.median(first[v]) for v in VARIANTS},
             "steps_per_epoch": args.steps,
             "batch": batch,
@@ -210,14 +222,16 @@ def show(title, results):
     print(f"\n{title}")
     print(
         f"{'model':5} {'variant':6} {'epoch s median':>15} {'ratio':>6} "
-        f"{'epoch s min':>12} {'ratio':>6} {'one-off s/fit':>14}"
+        f"{'epoch s min':>12} {'ratio':>6} {'paired':>7} "
+        f"{'one-off s/fit':>14}"
     )
     for kind, res in results.items():
         for v in VARIANTS:
             print(
                 f"{kind:5} {v:6} {res['steady_s'][v]:15.4f} "
                 f"{res['ratio'][v]:6.3f} {res['min_s'][v]:12.4f} "
-                f"{res['min_ratio'][v]:6.3f} {res['one_off_s'][v]:14.3f}"
+                f"{res['min_ratio'][v]:6.3f} {res['paired_ratio'][v]:7.3f} "
+                f"{res['one_off_s'][v]:14.3f}"
             )
 
 

@@ -122,6 +122,11 @@ class GradientHealthCallback(keras.callbacks.Callback):
                 f"Received: stop_on_nonfinite={stop_on_nonfinite!r}"
             )
         self.stop_on_nonfinite = stop_on_nonfinite
+        # Keras runs batch-end hooks on a worker thread, without waiting
+        # for the step's results, unless some callback overrides them and
+        # is not marked async-safe. Ours only reads anything with
+        # `stop_on_nonfinite`, which must see each step before the next.
+        self.async_safe = not stop_on_nonfinite
         if log_dir is not None and not isinstance(log_dir, (str, os.PathLike)):
             raise ValueError(
                 "Argument `log_dir` must be a path or None. "
@@ -222,7 +227,7 @@ class GradientHealthCallback(keras.callbacks.Callback):
         if not self.stop_on_nonfinite or self._installed is None:
             return
         i = health_lib.SCALARS.index("nonfinite")
-        if float(self.health.scalars[i].numpy()) > 0:
+        if self.health.read()[0][i] > 0:
             scalars, layers = self.health.read()
             names = self._layers_where(layers, "nonfinite_steps")
             self.nonfinite_layers = names

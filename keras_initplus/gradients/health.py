@@ -178,7 +178,7 @@ class GradientHealth:
             variables
         )
         n = len(self.layer_names)
-        only_first = tf.VariableAggregation.ONLY_FIRST_REPLICA
+        self._sizes = (2, len(SCALARS), len(LAYER_ROWS) * n)
 
         # Every replica computes the same statistics from the same
         # summed gradient, so each keeps its own copy (ON_READ) and
@@ -189,30 +189,28 @@ class GradientHealth:
                 value,
                 trainable=False,
                 name=name,
-                aggregation=only_first,
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
                 synchronization=tf.VariableSynchronization.ON_READ,
             )
 
         with tf.init_scope():
-            self.scalars = var(
-                np.zeros((len(SCALARS),), np.float32), "grad_health_scalars"
+            # All statistics in one vector, [running | scalars | layers]:
+            # one read and one write per step. `running` holds the
+            # running mean of the global norm and the finite-step count,
+            # which persist across epochs.
+            self.state = var(
+                np.zeros((sum(self._sizes),), np.float32), "grad_health"
             )
-            self.layers = var(
-                np.zeros((len(LAYER_ROWS), n), np.float32),
-                "grad_health_layers",
-            )
-            # Running mean of the global norm and the step count, which
-            # persist across epochs.
-            self.running = var(np.zeros((2,), np.float32), "grad_health_run")
             self.rule_state = {}
             if self.adaptive:
                 for k, v in self.clip_norm.initial_state().items():
                     self.rule_state[k] = var(v, f"grad_health_clip_{k}")
-        # About sixty tiny element-wise ops: one XLA cluster runs them
-        # as one kernel, which is most of the difference between a few
-        # percent of overhead and ten.
-        self._next_stats = tf.function(
-            self._stats_update, jit_compile=True, autograph=False
+        # The step's small arithmetic (norms, the clip factor, about
+        # sixty element-wise ops of bookkeeping) as one XLA cluster with
+        # few inputs: launching it costs less than running the ops one
+        # by one.
+        self._measure_jit = tf.function(
+            self._measure, jit_compile=True, autograph=False
         )
         self.built = True
 
@@ -220,17 +218,24 @@ class GradientHealth:
         """Whether the state was built for exactly these variables."""
         return self.built and [_key(v) for v in variables] == self._var_keys
 
+    def _split(self, flat):
+        a, b, _ = self._sizes
+        n = len(self.layer_names)
+        return flat[:a], flat[a : a + b], flat[a + b :].reshape(-1, n)
+
     def reset_epoch(self):
         """Zeroes the per-epoch statistics (eager; outside the step)."""
-        self.scalars.assign(tf.zeros_like(self.scalars))
-        keep = self.layers.numpy()[EPOCH_LAYER_ROWS:]
-        fresh = np.zeros_like(self.layers.numpy())
-        fresh[EPOCH_LAYER_ROWS:] = keep
-        self.layers.assign(fresh)
+        flat = np.array(self.state.numpy())
+        _, scalars, layers = self._split(flat)
+        scalars[:] = 0.0
+        layers[:EPOCH_LAYER_ROWS] = 0.0
+        self.state.assign(flat)
 
     def read(self):
-        """The statistics as numpy arrays: one host transfer."""
-        return self.scalars.numpy(), self.layers.numpy()
+        """`(scalars, layers)` as numpy arrays (rows as `SCALARS` and
+        `LAYER_ROWS`): one host transfer."""
+        _, scalars, layers = self._split(self.state.numpy())
+        return scalars, layers
 
     def apply(self, grads, variables, aggregate=True):
         """One step. Returns `(grads, finite)`.
@@ -266,82 +271,70 @@ class GradientHealth:
             ctx = tf.distribute.get_replica_context()
             if ctx is not None and ctx.num_replicas_in_sync > 1:
                 g_list = ctx.all_reduce(tf.distribute.ReduceOp.SUM, g_list)
-        w_list = [variables[i] for i in present]
-        seg = [self._segment_ids[i] for i in present]
-        n_layers = len(self.layer_names)
-
+        seg = tuple(self._segment_ids[i] for i in present)
         sq = norms_lib.squared_norms(g_list)
-        layer_norm = norms_lib.layer_norms(sq, seg, n_layers)
-        norm = tf.sqrt(tf.reduce_sum(sq))
-        finite = tf.math.is_finite(norm)
-        w_norm = norms_lib.layer_norms(
-            norms_lib.squared_norms([_value(w) for w in w_list]),
-            seg,
-            n_layers,
-        )
-        ratio = layer_norm / tf.maximum(w_norm, 1e-12)
-        has_grad = (
-            norms_lib.segment_sum(
-                tf.ones([len(seg)], tf.float32), seg, n_layers
-            )
-            > 0
-        )
+        w_sq = norms_lib.squared_norms([_value(variables[i]) for i in present])
 
         new_rule_state = None
         if self.clip_norm is None:
-            clipped_flag = tf.constant(False)
-            out = g_list
-        elif self.clip_mode == "layer":
-            clipped_flag = tf.reduce_any(layer_norm > self.clip_norm)
-            out = clipping.clip_by_layer_norm(
-                g_list, seg, self.clip_norm, layer_norm
-            )
+            thr = tf.constant(math.inf, tf.float32)
+        elif self.adaptive:
+            state = {k: v.read_value() for k, v in self.rule_state.items()}
+            norm = tf.sqrt(tf.reduce_sum(sq))
+            thr, new_rule_state = self.clip_norm.threshold(state, norm)
         else:
-            if self.adaptive:
-                state = {k: v.read_value() for k, v in self.rule_state.items()}
-                thr, new_rule_state = self.clip_norm.threshold(state, norm)
-            else:
-                thr = tf.constant(self.clip_norm, tf.float32)
-            clipped_flag = norm > thr
-            if self.adaptive:
-                # ZClip's threshold is +inf on calm steps, where the
-                # tf.clip_by_global_norm formula would give inf * 0.
-                scale = tf.where(
-                    clipped_flag, thr / norm, tf.constant(1.0, tf.float32)
-                )
-                scale = scale + (norm - norm)
-                out = [norms_lib.scale_gradient(g, scale) for g in g_list]
-            else:
-                out = clipping.clip_by_global_norm(g_list, thr, norm)
-
-        running, scalars, layers = self._next_stats(
-            norm,
-            finite,
-            clipped_flag,
-            layer_norm,
-            ratio,
-            has_grad,
-            self.running.read_value(),
-            self.scalars.read_value(),
-            self.layers.read_value(),
+            thr = tf.constant(self.clip_norm, tf.float32)
+        scale, finite, state = self._measure_jit(
+            sq, w_sq, thr, self.state.read_value(), seg
         )
-        self.running.assign(running)
-        self.scalars.assign(scalars)
-        self.layers.assign(layers)
+        self.state.assign(state)
         if new_rule_state is not None:
             for k, v in self.rule_state.items():
                 v.assign(tf.where(finite, new_rule_state[k], v))
 
         result = list(grads)
-        for i, g in zip(present, out):
-            result[i] = g
+        if self.clip_norm is None:
+            for i, g in zip(present, g_list):
+                result[i] = g
+        elif self.clip_mode == "layer":
+            for j, (i, g) in enumerate(zip(present, g_list)):
+                result[i] = norms_lib.scale_gradient(g, scale[j])
+        else:
+            for i, g in zip(present, g_list):
+                result[i] = norms_lib.scale_gradient(g, scale)
         return result, finite
 
-    def _stats_update(
-        self, norm, finite, clipped, layer_norm, ratio, has, running, s, L
-    ):
-        """Pure: the next statistics from this step's measurements."""
+    def _measure(self, sq, w_sq, thr, flat, seg):
+        """Pure: the clip factor, the finite flag and the next state from
+        this step's squared norms. `seg` (a Python tuple) gives each
+        present variable's layer."""
         f32 = tf.float32
+        n = len(self.layer_names)
+        a, b, _ = self._sizes
+        running, s = flat[:a], flat[a : a + b]
+        L = tf.reshape(flat[a + b :], [len(LAYER_ROWS), n])
+        ids = tf.constant(seg, tf.int32)
+        layer_norm = tf.sqrt(tf.math.unsorted_segment_sum(sq, ids, n))
+        w_norm = tf.sqrt(tf.math.unsorted_segment_sum(w_sq, ids, n))
+        has = np.zeros((n,), bool)
+        has[list(seg)] = True
+        norm = tf.sqrt(tf.reduce_sum(sq))
+        finite = tf.math.is_finite(norm)
+        ratio = layer_norm / tf.maximum(w_norm, 1e-12)
+
+        # Exactly 1 at or below the threshold, so unclipped gradients
+        # come back bit-identical; `thr / norm` above it, as
+        # `tf.clip_by_global_norm`. A +inf threshold (no clipping, or a
+        # calm ZClip step) never clips.
+        if self.clip_mode == "layer":
+            over = layer_norm > thr
+            layer_scale = tf.where(over, thr / layer_norm, 1.0)
+            scale = tf.gather(layer_scale, ids)
+            clipped = tf.reduce_any(over)
+        else:
+            clipped = norm > thr
+            scale = tf.where(clipped, thr / norm, 1.0)
+
         fin = tf.cast(finite, f32)
         safe_norm = tf.where(finite, norm, 0.0)
         ema, count = running[0], running[1]
@@ -406,7 +399,10 @@ class GradientHealth:
                 new_layer_ema,
             ]
         )
-        return new_running, new_s, new_L
+        new_flat = tf.concat(
+            [new_running, new_s, tf.reshape(new_L, [-1])], axis=0
+        )
+        return scale, finite, new_flat
 
 
 def _value(v):

@@ -33,12 +33,13 @@ def squared_norms(tensors):
     """Float32 vector of `sum(t**2)`, one entry per tensor.
 
     Summed in float32 so that float16 gradients do not overflow.
+    `2 * l2_loss(t)` is one fused kernel where `sum(square(t))` writes a
+    full-size temporary first; on a CPU that halves the cost, which is
+    most of what measuring a large layer costs. It is also what
+    `tf.linalg.global_norm` computes.
     """
-    return tf.stack(
-        [
-            tf.reduce_sum(tf.square(tf.cast(dense_values(t), tf.float32)))
-            for t in tensors
-        ]
+    return 2.0 * tf.stack(
+        [tf.nn.l2_loss(tf.cast(dense_values(t), tf.float32)) for t in tensors]
     )
 
 
