@@ -25,14 +25,15 @@ class GradientHealthCallback(keras.callbacks.Callback):
     """Monitors gradients in the graph during `fit` and clips them by L2
     norm, correctly under `tf.distribute`, XLA and `steps_per_execution`.
 
-    At `on_train_begin` it swaps the model's optimizer for a
-    `GradientHealthOptimizer` around it (for a `LossScaleOptimizer`, the
-    inner optimizer is wrapped, so gradients are measured and clipped
-    after unscaling), and rebuilds the train function so the new step is
-    traced. At `on_train_end`, or as soon as a step raises, the user's
-    optimizer is put back and the train function dropped, so a saved
-    model holds no trace of the callback and a later `fit` without it
-    runs the user's own step.
+    At `on_train_begin` it rebuilds the train function so that the step
+    is traced with a `GradientHealthOptimizer` around the model's
+    optimizer (for a `LossScaleOptimizer`, around its inner optimizer, so
+    gradients are measured and clipped after unscaling). The wrapper
+    stands in for the user's optimizer only while the train function
+    runs; everywhere else, including checkpoints written during `fit`,
+    `model.optimizer` is the user's own. At `on_train_end`, or as soon as
+    a step raises, the train function is dropped, so a later `fit`
+    without the callback runs the user's own step.
 
     Each step, on the device: the global L2 norm `||g||` of the gradient
     summed across replicas, before clipping; each layer's norm `||g_l||`
@@ -171,10 +172,10 @@ class GradientHealthCallback(keras.callbacks.Callback):
                 self.health.build(variables)
             wrapper = GradientHealthOptimizer(target, self.health)
         if target is user_opt:
-            model.optimizer = wrapper
+            self._slot = (model, "optimizer", user_opt, wrapper)
         else:
-            user_opt.inner_optimizer = wrapper
-        self._installed = (user_opt, target)
+            self._slot = (user_opt, "inner_optimizer", target, wrapper)
+        self._installed = True
         self._token = getattr(model, "history", None)
         model.make_train_function(force=True)
         model.train_function = self._guard(model.train_function)
@@ -190,6 +191,13 @@ class GradientHealthCallback(keras.callbacks.Callback):
                 self._restore()
                 self.model.make_train_function(force=True)
                 return self.model.train_function(iterator)
+            owner, attr, user, wrapper = self._slot
+            # The wrapper is the optimizer only while the step runs (and
+            # is traced): whatever else happens during `fit`, including
+            # a checkpoint or a callback that raises, sees the user's
+            # optimizer. `object.__setattr__` keeps the swap out of
+            # Keras's and TensorFlow's attribute tracking.
+            object.__setattr__(owner, attr, wrapper)
             try:
                 return train_function(iterator)
             except (StopIteration, tf.errors.OutOfRangeError):
@@ -197,20 +205,16 @@ class GradientHealthCallback(keras.callbacks.Callback):
             except BaseException:
                 self._restore()
                 raise
+            finally:
+                object.__setattr__(owner, attr, user)
 
         return guarded
 
     def _restore(self):
         if self._installed is None:
             return
-        user_opt, target = self._installed
         self._installed = None
-        model = self.model
-        if user_opt is target:
-            model.optimizer = user_opt
-        else:
-            user_opt.inner_optimizer = target
-        model.train_function = None
+        self.model.train_function = None
 
     def on_train_end(self, logs=None):
         self._restore()
@@ -334,15 +338,27 @@ class GradientHealthCallback(keras.callbacks.Callback):
             self._writer = tf.summary.create_file_writer(self.log_dir)
         with self._writer.as_default(step=epoch):
             for k, v in summary.items():
-                tf.summary.scalar(k, v)
+                _scalar(k, v)
             for row in self.table:
                 if row["epoch"] != epoch:
                     continue
                 for k in ("grad_norm", "grad_weight_ratio"):
-                    tf.summary.scalar(f"{k}/{row['layer']}", row[k])
+                    _scalar(f"{k}/{row['layer']}", row[k])
 
     def table_dict(self):
         """The per-layer table as a dict of equal-length lists, ready for
         `pandas.DataFrame(callback.table_dict())`."""
         keys = list(self.table[0]) if self.table else []
         return {k: [row[k] for row in self.table] for k in keys}
+
+
+def _scalar(tag, value):
+    # What `tf.summary.scalar` writes, without needing the TensorBoard
+    # package installed (tensorflow-cpu does not pull it in): the
+    # "scalars" plugin tag is what TensorBoard reads the value by.
+    metadata = tf.compat.v1.SummaryMetadata(
+        plugin_data=tf.compat.v1.SummaryMetadata.PluginData(
+            plugin_name="scalars"
+        )
+    )
+    tf.summary.write(tag, tf.constant(value, tf.float32), metadata=metadata)
