@@ -56,10 +56,12 @@ class GradientHealthCallback(keras.callbacks.Callback):
     `clipvalue` is refused: Keras clips each replica's local gradient,
     and clipping twice would go unnoticed.
 
-    With `gradient_accumulation_steps=k`, each micro-batch's aggregated
-    gradient is measured and clipped before Keras accumulates it, so the
-    applied update, the mean of k clipped gradients, has norm at most
-    `c` too. With mixed precision the unscaled gradients are measured;
+    With `gradient_accumulation_steps=k`, the accumulated gradient (the
+    mean over the k micro-batches, summed across replicas) is what is
+    measured, clipped and checked, once per update: the same as one
+    step on the k-times larger batch. A non-finite window is skipped
+    whole; the micro-batches in between are accumulated, as Keras does,
+    and not measured. With mixed precision the unscaled gradients are measured;
     steps the `LossScaleOptimizer` itself skips for overflow are its
     normal operation and are not counted in `grad_nonfinite`.
 

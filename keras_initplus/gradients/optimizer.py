@@ -106,8 +106,11 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
             self.inner_optimizer.build(variables)
         if not self.health.built:
             self.health.build(variables)
-        grads, finite = self.health.apply(grads, variables)
         inner = self.inner_optimizer
+        if getattr(inner, "gradient_accumulation_steps", None):
+            _apply_accumulating(inner, self.health, grads, variables)
+            return
+        grads, finite = self.health.apply(grads, variables)
 
         if tf.__internal__.distribute.strategy_supports_no_merge_call():
             with _already_summed(inner):
@@ -146,6 +149,51 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
 
 
 def _noop():
+    return None
+
+
+def _apply_accumulating(inner, health, grads, variables):
+    """Gradient accumulation: measure and clip the accumulated gradient.
+
+    Keras accumulates `k` micro-batches' local gradients and, on every
+    k-th call of `apply`, averages them, clips (`_clip_gradients`),
+    decays the weights and takes the update step, which sums across
+    replicas. For the duration of this trace those three steps are
+    replaced: the average is summed across replicas, measured and
+    clipped by `health`, and the decay and update run only if it is
+    finite. Micro-batches in between are only accumulated, as Keras
+    does, and are not measured.
+    """
+    position = {id(v): i for i, v in enumerate(variables)}
+    update_step = inner._backend_update_step
+    weight_decay = inner._apply_weight_decay
+
+    def measured_update(window_grads, window_vars, learning_rate):
+        full = [None] * len(variables)
+        for g, v in zip(window_grads, window_vars):
+            full[position[id(v)]] = g
+        clipped, finite = health.apply(full, variables)
+        clipped = [clipped[position[id(v)]] for v in window_vars]
+
+        def step():
+            weight_decay(window_vars)
+            with _already_summed(inner):
+                update_step(clipped, window_vars, learning_rate)
+
+        ops.cond(finite, step, _noop)
+
+    inner._clip_gradients = list
+    inner._apply_weight_decay = _noop_decay
+    inner._backend_update_step = measured_update
+    try:
+        inner.apply(grads, variables)
+    finally:
+        del inner._clip_gradients
+        del inner._apply_weight_decay
+        del inner._backend_update_step
+
+
+def _noop_decay(variables):
     return None
 
 
