@@ -9,13 +9,19 @@ import tensorflow as tf
 
 
 def dense_values(g):
-    """The tensor whose entries are the gradient's stored values.
+    """A tensor with the same L2 norm as the gradient's dense form.
 
-    For `tf.IndexedSlices` that is `g.values`, which is also what
-    `tf.clip_by_global_norm` measures.
+    For `tf.IndexedSlices`, rows with the same index are summed first
+    (as densifying would), so duplicates count once: `g.values` alone,
+    what `tf.clip_by_global_norm` measures, overstates or understates
+    the norm when a batch repeats an index. Costs O(stored values), not
+    O(rows of the dense tensor).
     """
     if isinstance(g, tf.IndexedSlices):
-        return g.values
+        unique, position = tf.unique(g.indices)
+        return tf.math.unsorted_segment_sum(
+            g.values, position, tf.shape(unique)[0]
+        )
     return g
 
 
