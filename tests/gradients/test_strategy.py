@@ -77,6 +77,8 @@ def test_mixed_precision_inf_on_one_replica_skips_everywhere():
     # An Inf on replica 1 only: the LossScaleOptimizer saw replica 0's
     # finite gradients and kept its scale; our sum caught it.
     assert r["inf_replica1"]["loss_scale"] == 16.0
+    # On replica 0 the LossScaleOptimizer sees it and halves its scale.
+    assert r["inf_replica0"]["loss_scale"] == 8.0
     # Keras alone (measured with Keras 3.15): NaN reaches the weights
     # and the replicas' copies part ways. If Keras fixes this, this
     # line fails, not ours.
