@@ -273,41 +273,50 @@ class GradientHealth:
                 g_list = ctx.all_reduce(tf.distribute.ReduceOp.SUM, g_list)
         seg = tuple(self._segment_ids[i] for i in present)
         sq = norms_lib.squared_norms(g_list)
-        w_sq = norms_lib.squared_norms([_value(variables[i]) for i in present])
+        # The update waits only on these few scalar ops; the weight norms
+        # and the bookkeeping below run beside it, off the critical path.
+        norm = tf.sqrt(tf.reduce_sum(sq))
+        finite = tf.math.is_finite(norm)
 
         new_rule_state = None
         if self.clip_norm is None:
             thr = tf.constant(math.inf, tf.float32)
         elif self.adaptive:
             state = {k: v.read_value() for k, v in self.rule_state.items()}
-            norm = tf.sqrt(tf.reduce_sum(sq))
             thr, new_rule_state = self.clip_norm.threshold(state, norm)
         else:
             thr = tf.constant(self.clip_norm, tf.float32)
-        scale, finite, state = self._measure_jit(
-            sq, w_sq, thr, self.state.read_value(), seg
-        )
+
+        result = list(grads)
+        if self.clip_norm is None:
+            out = g_list
+        elif self.clip_mode == "layer":
+            ids = tf.constant(seg, tf.int32)
+            n = len(self.layer_names)
+            layer_norm = tf.sqrt(tf.math.unsorted_segment_sum(sq, ids, n))
+            scale = tf.gather(_clip_scale(layer_norm, thr), ids)
+            out = [
+                norms_lib.scale_gradient(g, scale[j])
+                for j, g in enumerate(g_list)
+            ]
+        else:
+            scale = _clip_scale(norm, thr)
+            out = [norms_lib.scale_gradient(g, scale) for g in g_list]
+        for i, g in zip(present, out):
+            result[i] = g
+
+        w_sq = norms_lib.squared_norms([_value(variables[i]) for i in present])
+        state = self._measure_jit(sq, w_sq, thr, self.state.read_value(), seg)
         self.state.assign(state)
         if new_rule_state is not None:
             for k, v in self.rule_state.items():
                 v.assign(tf.where(finite, new_rule_state[k], v))
-
-        result = list(grads)
-        if self.clip_norm is None:
-            for i, g in zip(present, g_list):
-                result[i] = g
-        elif self.clip_mode == "layer":
-            for j, (i, g) in enumerate(zip(present, g_list)):
-                result[i] = norms_lib.scale_gradient(g, scale[j])
-        else:
-            for i, g in zip(present, g_list):
-                result[i] = norms_lib.scale_gradient(g, scale)
         return result, finite
 
     def _measure(self, sq, w_sq, thr, flat, seg):
-        """Pure: the clip factor, the finite flag and the next state from
-        this step's squared norms. `seg` (a Python tuple) gives each
-        present variable's layer."""
+        """Pure: the next state from this step's squared norms and clip
+        threshold. `seg` (a Python tuple) gives each present variable's
+        layer."""
         f32 = tf.float32
         n = len(self.layer_names)
         a, b, _ = self._sizes
@@ -322,18 +331,10 @@ class GradientHealth:
         finite = tf.math.is_finite(norm)
         ratio = layer_norm / tf.maximum(w_norm, 1e-12)
 
-        # Exactly 1 at or below the threshold, so unclipped gradients
-        # come back bit-identical; `thr / norm` above it, as
-        # `tf.clip_by_global_norm`. A +inf threshold (no clipping, or a
-        # calm ZClip step) never clips.
         if self.clip_mode == "layer":
-            over = layer_norm > thr
-            layer_scale = tf.where(over, thr / layer_norm, 1.0)
-            scale = tf.gather(layer_scale, ids)
-            clipped = tf.reduce_any(over)
+            clipped = tf.reduce_any(layer_norm > thr)
         else:
             clipped = norm > thr
-            scale = tf.where(clipped, thr / norm, 1.0)
 
         fin = tf.cast(finite, f32)
         safe_norm = tf.where(finite, norm, 0.0)
@@ -402,7 +403,15 @@ class GradientHealth:
         new_flat = tf.concat(
             [new_running, new_s, tf.reshape(new_L, [-1])], axis=0
         )
-        return scale, finite, new_flat
+        return new_flat
+
+
+def _clip_scale(norm, thr):
+    # Exactly 1 at or below the threshold, so unclipped gradients come
+    # back bit-identical; `thr / norm` above it, as
+    # `tf.clip_by_global_norm`. A +inf threshold (a calm ZClip step)
+    # never clips.
+    return tf.where(norm > thr, thr / norm, 1.0)
 
 
 def _value(v):
