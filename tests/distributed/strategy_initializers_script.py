@@ -21,6 +21,10 @@ MAKERS = {
     "orthogonal": lambda: k.Orthogonal(gain="relu", seed=3),
     "delta_orthogonal": lambda: k.DeltaOrthogonal(seed=3),
     "initializer_for": lambda: k.initializer_for("tanh", seed=3),
+    "variance_scaling": lambda: k.VarianceScaling(
+        scale=2.0, mode="fan_out", distribution="uniform", seed=3
+    ),
+    "lsuv": lambda: k.LSUV(seed=3),
 }
 
 

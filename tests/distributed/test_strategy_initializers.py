@@ -13,4 +13,13 @@ def test_initializers_give_the_same_values_under_mirrored_strategy():
     )
     result = json.loads(out.strip().splitlines()[-1])
     assert result["replicas"] == 2
-    assert result["same"] and all(result["same"].values()), result
+    assert set(result["same"]) == {
+        "he_avg_fan_normal",
+        "he_avg_fan_uniform",
+        "orthogonal",
+        "delta_orthogonal",
+        "initializer_for",
+        "variance_scaling",
+        "lsuv",
+    }
+    assert all(result["same"].values()), result
