@@ -1,7 +1,11 @@
 """Small models and data shared by the gradient-health tests."""
 
+import textwrap
+
 import keras
 import numpy as np
+
+from tests.helpers import run_fresh
 
 
 def data(n=64, d=6, seed=1, scale=3.0):
@@ -52,3 +56,28 @@ class Recorder(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.after.append((weights(self.model), slots(self.model.optimizer)))
+
+
+def load_without_the_package(path, then=""):
+    """Loads the saved model at `path` in a fresh process that never
+    imports keras_initplus, then runs `then` with the model as `m`.
+
+    Returns the optimizer's class name, its `iterations`, and the lines
+    that `then` printed.
+    """
+    out = run_fresh(
+        f"""
+        import sys, keras, numpy as np
+        m = keras.saving.load_model({path!r})
+        assert not any(
+            k.split(".")[0] == "keras_initplus" for k in sys.modules
+        )
+        print("LOADED", type(m.optimizer).__name__,
+              int(m.optimizer.iterations.numpy()))
+        """
+        + textwrap.dedent(then)
+    )
+    lines = out.splitlines()
+    at = max(i for i, line in enumerate(lines) if line.startswith("LOADED"))
+    _, name, iterations = lines[at].split()
+    return name, int(iterations), lines[at + 1 :]

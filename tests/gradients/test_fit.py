@@ -9,8 +9,13 @@ import pytest
 import tensorflow as tf
 
 from keras_initplus.gradients import GradientHealthCallback
-from tests.gradients.common import data, mlp, update_norm, weights
-from tests.helpers import run_fresh
+from tests.gradients.common import (
+    data,
+    load_without_the_package,
+    mlp,
+    update_norm,
+    weights,
+)
 
 
 def test_logs_reach_history_and_table():
@@ -103,22 +108,15 @@ def test_save_after_fit_loads_without_the_package(tmp_path):
     model.save(path)
     np.save(os.path.join(tmp_path, "x.npy"), x)
     expected = model.predict(x, verbose=0)
-    out = run_fresh(
+    name, iterations, _ = load_without_the_package(
+        path,
         f"""
-        import sys, keras, numpy as np
-        m = keras.saving.load_model({path!r})
-        assert not any(
-            k.split(".")[0] == "keras_initplus" for k in sys.modules
-        )
-        print(type(m.optimizer).__name__)
-        print(int(m.optimizer.iterations.numpy()))
         p = m.predict(np.load({os.path.join(tmp_path, "x.npy")!r}), verbose=0)
         np.save({os.path.join(tmp_path, "p.npy")!r}, p)
-        """
+        """,
     )
-    name, iterations = out.split()[-2:]
     assert name == "Adam"
-    assert iterations == "4"
+    assert iterations == 4
     np.testing.assert_allclose(
         np.load(os.path.join(tmp_path, "p.npy")), expected, rtol=1e-6
     )
