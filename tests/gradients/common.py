@@ -65,7 +65,7 @@ def load_without_the_package(path, then=""):
     Returns the optimizer's class name, its `iterations`, and the lines
     that `then` printed.
     """
-    out = run_fresh(
+    load = textwrap.dedent(
         f"""
         import sys, keras, numpy as np
         m = keras.saving.load_model({path!r})
@@ -75,8 +75,8 @@ def load_without_the_package(path, then=""):
         print("LOADED", type(m.optimizer).__name__,
               int(m.optimizer.iterations.numpy()))
         """
-        + textwrap.dedent(then)
     )
+    out = run_fresh(load + textwrap.dedent(then))
     lines = out.splitlines()
     at = max(i for i, line in enumerate(lines) if line.startswith("LOADED"))
     _, name, iterations = lines[at].split()
