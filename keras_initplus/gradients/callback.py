@@ -32,8 +32,10 @@ class GradientHealthCallback(keras.callbacks.Callback):
     stands in for the user's optimizer only while the train function
     runs; everywhere else, including checkpoints written during `fit`,
     `model.optimizer` is the user's own. At `on_train_end`, or as soon as
-    a step raises, the train function is dropped, so a later `fit`
-    without the callback runs the user's own step.
+    a step raises, the model's train function is dropped, so a later
+    `fit` without the callback runs the user's own step. The callback
+    keeps its trace: a later `fit` with the same callback, model,
+    optimizer and compile settings reuses it instead of tracing again.
 
     Each step, on the device: the global L2 norm `||g||` of the gradient
     summed across replicas, before clipping; each layer's norm `||g_l||`
@@ -149,6 +151,7 @@ class GradientHealthCallback(keras.callbacks.Callback):
         self.table = []
         self.nonfinite_layers = []
         self._installed = None
+        self._cached = None
         self._token = None
         self._last_warning = {}
         self._writer = None
@@ -166,21 +169,30 @@ class GradientHealthCallback(keras.callbacks.Callback):
             else (user_opt)
         )
         check_no_clipping(target)
-        strategy = model.distribute_strategy
-        variables = list(model.trainable_variables)
-        with strategy.scope():
-            if not self.health.matches(variables):
-                self.health = GradientHealth(**self._health_kwargs)
-                self.health.build(variables)
-            wrapper = GradientHealthOptimizer(target, self.health)
-        if target is user_opt:
-            self._slot = (model, "optimizer", user_opt, wrapper)
-        else:
-            self._slot = (user_opt, "inner_optimizer", target, wrapper)
         self._installed = True
         self._token = getattr(model, "history", None)
-        model.make_train_function(force=True)
-        model.train_function = self._guard(model.train_function)
+        key = _trace_key(model, target)
+        if self._cached is not None and _same(self._cached[0], key):
+            # Nothing the traced step depends on has changed since this
+            # callback's last `fit`: reuse that trace, as Keras reuses
+            # its own train function, so `fit` in a loop traces once.
+            model.train_function = self._cached[1]
+        else:
+            strategy = model.distribute_strategy
+            variables = list(model.trainable_variables)
+            with strategy.scope():
+                if not self.health.matches(variables):
+                    self.health = GradientHealth(**self._health_kwargs)
+                    self.health.build(variables)
+                wrapper = GradientHealthOptimizer(target, self.health)
+            if target is user_opt:
+                self._slot = (model, "optimizer", user_opt, wrapper)
+            else:
+                self._slot = (user_opt, "inner_optimizer", target, wrapper)
+            model.make_train_function(force=True)
+            guarded = self._guard(model.train_function)
+            self._cached = (key, guarded)
+            model.train_function = guarded
         self.health.reset_epoch()
 
     def _guard(self, train_function):
@@ -205,6 +217,7 @@ class GradientHealthCallback(keras.callbacks.Callback):
             except (StopIteration, tf.errors.OutOfRangeError):
                 raise
             except BaseException:
+                self._cached = None
                 self._restore()
                 raise
             finally:
@@ -364,3 +377,27 @@ def _scalar(tag, value):
         )
     )
     tf.summary.write(tag, tf.constant(value, tf.float32), metadata=metadata)
+
+
+def _trace_key(model, optimizer):
+    """What the traced step depends on: if all of it is the same object
+    (or value) at the next `fit`, the trace can be reused. `metrics`
+    are new objects after every `compile`."""
+    return (
+        model.optimizer,
+        optimizer,
+        tuple(model.metrics),
+        tuple(model.trainable_variables),
+        model.distribute_strategy,
+        model.steps_per_execution,
+        model.jit_compile,
+        model.run_eagerly,
+    )
+
+
+def _same(a, b):
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, (bool, int, float, str, type(None))):
+        return type(a) is type(b) and a == b
+    return a is b
