@@ -250,42 +250,46 @@ def main():
     parser.add_argument("--steps", type=int, default=64)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-mirrored", action="store_true")
-    parser.add_argument("--child-mirrored", action="store_true")
+    parser.add_argument("--child", choices=["single", "mirrored"])
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.epochs, args.steps = 2, 3, 16
-    if args.child_mirrored:
-        print(json.dumps(run(args, mirrored=True)))
-        return
-    import keras
-    import tensorflow as tf
+    if args.child:
+        import keras
+        import tensorflow as tf
 
-    print(
-        f"{platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} CPUs, TF {tf.__version__}, "
-        f"Keras {keras.__version__}; {args.rounds} rounds "
-        f"(first discarded) x {args.epochs} epochs x {args.steps} steps"
-    )
-    show("one CPU device", run(args, mirrored=False))
-    if not args.no_mirrored:
-        cmd = [
-            sys.executable,
-            __file__,
-            "--child-mirrored",
-            "--rounds",
-            str(args.rounds),
-            "--epochs",
-            str(args.epochs),
-            "--steps",
-            str(args.steps),
-        ]
+        out = {
+            "versions": [tf.__version__, keras.__version__],
+            "results": run(args, mirrored=args.child == "mirrored"),
+        }
+        print(json.dumps(out))
+        return
+    # Each setting runs in its own process, one after the other: a
+    # process that has run TensorFlow keeps worker threads spinning for
+    # a while, and they would take CPU from the next measurement.
+    titles = {
+        "single": "one CPU device",
+        "mirrored": "MirroredStrategy, 2 logical CPU devices",
+    }
+    children = ["single"] + ([] if args.no_mirrored else ["mirrored"])
+    for i, child in enumerate(children):
+        cmd = [sys.executable, __file__, "--child", child]
+        for flag in ("rounds", "epochs", "steps"):
+            cmd += [f"--{flag}", str(getattr(args, flag))]
         out = subprocess.run(
             cmd, capture_output=True, text=True, check=True
         ).stdout
-        show(
-            "MirroredStrategy, 2 logical CPU devices",
-            json.loads(out.strip().splitlines()[-1]),
-        )
+        result = json.loads(out.strip().splitlines()[-1])
+        if i == 0:
+            tf_version, keras_version = result["versions"]
+            print(
+                f"{platform.processor() or platform.machine()}, "
+                f"{os.cpu_count()} CPUs, TF {tf_version}, "
+                f"Keras {keras_version}; {args.rounds} rounds "
+                f"(first discarded) x {args.epochs} epochs x "
+                f"{args.steps} steps"
+            )
+        show(titles[child], result["results"])
 
 
 if __name__ == "__main__":
