@@ -42,7 +42,8 @@ def _mlp(depth):
         [keras.Input((WIDTH,))]
         + [
             keras.layers.Dense(
-                WIDTH, activation="tanh",
+                WIDTH,
+                activation="tanh",
                 kernel_initializer=keras_initplus.LSUV(seed=i),
             )
             for i in range(depth)
@@ -110,26 +111,27 @@ def _time(scheme, model, weights, x):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true",
-                        help="depths 16 and 64 only, 1 repeat")
+    parser.add_argument(
+        "--quick", action="store_true", help="depths 16 and 64 only, 1 repeat"
+    )
     args = parser.parse_args()
     depths = [16, 64] if args.quick else [16, 32, 64, 128]
     repeats = 1 if args.quick else args.repeats
 
-    print(f"LSUV depth scaling: tanh MLP, width {WIDTH}, batch {BATCH}; "
-          f"{platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, TF {tf.__version__}, "
-          f"Keras {keras.__version__}; median of {repeats}")
-    x = np.random.default_rng(0).normal(size=(BATCH, WIDTH)).astype(
-        "float32")
+    print(
+        f"LSUV depth scaling: tanh MLP, width {WIDTH}, batch {BATCH}; "
+        f"{platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, TF {tf.__version__}, "
+        f"Keras {keras.__version__}; median of {repeats}"
+    )
+    x = np.random.default_rng(0).normal(size=(BATCH, WIDTH)).astype("float32")
     medians = {}
     for depth in depths:
         model = _mlp(depth)
         weights = model.get_weights()
         # One warm-up run so that tracing and allocation are not timed.
         _time("ours", model, weights, x)
-        schemes = ["ours"] + (["prefix", "naive"] if depth in (16, 64)
-                              else [])
+        schemes = ["ours"] + (["prefix", "naive"] if depth in (16, 64) else [])
         times = {s: [] for s in schemes}
         for _ in range(repeats):
             for scheme in schemes:
@@ -137,8 +139,10 @@ def main():
         for scheme in schemes:
             medians[scheme, depth] = statistics.median(times[scheme])
 
-    print(f"{'layers':>6}  {'ours s':>8}  {'/ours(16)':>9}  "
-          f"{'prefix s':>9}  {'naive s':>8}  {'naive/ours':>10}")
+    print(
+        f"{'layers':>6}  {'ours s':>8}  {'/ours(16)':>9}  "
+        f"{'prefix s':>9}  {'naive s':>8}  {'naive/ours':>10}"
+    )
     for depth in depths:
         ours = medians["ours", depth]
         prefix = medians.get(("prefix", depth))
@@ -146,17 +150,21 @@ def main():
         print(
             f"{depth:>6}  {ours:8.3f}  {ours / medians['ours', 16]:9.2f}  "
             + (f"{prefix:9.3f}  " if prefix else f"{'-':>9}  ")
-            + (f"{naive:8.3f}  {naive / ours:10.1f}" if naive
-               else f"{'-':>8}  {'-':>10}")
+            + (
+                f"{naive:8.3f}  {naive / ours:10.1f}"
+                if naive
+                else f"{'-':>8}  {'-':>10}"
+            )
         )
     growth = medians["ours", 64] / medians["ours", 16]
     speedup = medians["naive", 64] / medians["ours", 64]
     prefix_growth = medians["prefix", 64] / medians["prefix", 16]
     naive_growth = medians["naive", 64] / medians["naive", 16]
-    print(f"time(64)/time(16): ours {growth:.2f} (linear: 4, must be "
-          f"<= 4.5), prefix {prefix_growth:.1f}, naive {naive_growth:.1f}")
-    print(f"speed-up over naive at 64 layers: {speedup:.1f}x "
-          "(must be >= 5)")
+    print(
+        f"time(64)/time(16): ours {growth:.2f} (linear: 4, must be "
+        f"<= 4.5), prefix {prefix_growth:.1f}, naive {naive_growth:.1f}"
+    )
+    print(f"speed-up over naive at 64 layers: {speedup:.1f}x (must be >= 5)")
 
 
 if __name__ == "__main__":

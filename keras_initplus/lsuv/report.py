@@ -53,8 +53,14 @@ class LSUVReport:
     """
 
     _COLUMNS = (
-        "layer", "type", "scaled", "var before", "var after", "iters",
-        "converged", "note",
+        "layer",
+        "type",
+        "scaled",
+        "var before",
+        "var after",
+        "iters",
+        "converged",
+        "note",
     )
 
     def __init__(self, layers, target, tol):

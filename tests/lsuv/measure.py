@@ -47,7 +47,9 @@ def preact(h, layer):
     if isinstance(layer, keras.layers.Dense):
         return dense_preact(h, layer)
     if type(layer) in (
-        keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D
+        keras.layers.Conv1D,
+        keras.layers.Conv2D,
+        keras.layers.Conv3D,
     ):
         return conv_preact(h, layer)
     raise TypeError(f"no independent measure for {type(layer).__name__}")

@@ -20,8 +20,10 @@ def _data(seed=0):
 def _model():
     return keras.Sequential(
         [keras.Input((16,))]
-        + [L.Dense(32, activation="relu", kernel_initializer=LSUV(seed=i))
-           for i in range(8)]
+        + [
+            L.Dense(32, activation="relu", kernel_initializer=LSUV(seed=i))
+            for i in range(8)
+        ]
         + [L.Dense(1, kernel_initializer=LSUV(seed=99))]
     )
 
@@ -49,15 +51,19 @@ def test_callback_inside_fit():
 def test_callback_trains_and_unbuilt_model():
     x, y = _data(1)
     model = keras.Sequential(
-        [L.Dense(32, activation="tanh", kernel_initializer=LSUV(seed=i))
-         for i in range(4)] + [L.Dense(1)]
+        [
+            L.Dense(32, activation="tanh", kernel_initializer=LSUV(seed=i))
+            for i in range(4)
+        ]
+        + [L.Dense(1)]
     )
     model.compile("adam", "mse")
     callback = LSUVCallback(x[:32], verbose=0)
     history = model.fit(x, y, epochs=2, callbacks=[callback], verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
     assert [r.name for r in callback.report] == [
-        layer.name for layer in model.layers[:4]]
+        layer.name for layer in model.layers[:4]
+    ]
 
 
 def test_callback_checks_arguments_at_construction():

@@ -23,8 +23,9 @@ def _chain(depth, seed=0):
     return keras.Sequential(
         [keras.Input((32,))]
         + [
-            _CountingDense(32, activation="tanh",
-                           kernel_initializer=LSUV(seed=seed + i))
+            _CountingDense(
+                32, activation="tanh", kernel_initializer=LSUV(seed=seed + i)
+            )
             for i in range(depth)
         ]
     )

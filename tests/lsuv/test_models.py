@@ -21,8 +21,9 @@ class _Block(L.Layer):
 
     def __init__(self, width, seed, **kwargs):
         super().__init__(**kwargs)
-        self.a = L.Dense(width, activation="relu",
-                         kernel_initializer=LSUV(seed=seed))
+        self.a = L.Dense(
+            width, activation="relu", kernel_initializer=LSUV(seed=seed)
+        )
         self.b = L.Dense(width, kernel_initializer=LSUV(seed=seed + 1))
 
     def call(self, x):
@@ -44,24 +45,28 @@ def test_custom_block_inside_functional():
         h = layer_input(model, block, x)
         pa = dense_preact(h, block.a)
         pb = dense_preact(np.maximum(pa, 0), block.b)
-        v[block.a.name], v[block.b.name] = float(np.var(pa)), float(
-            np.var(pb))
+        v[block.a.name], v[block.b.name] = float(np.var(pa)), float(np.var(pb))
     assert_on_target(v)
 
 
 def test_two_named_inputs_as_dict():
     left = keras.Input((6,), name="left")
     right = keras.Input((4,), name="right")
-    a = L.Dense(8, activation="tanh", kernel_initializer=LSUV(seed=1),
-                name="a")(left)
-    b = L.Dense(8, activation="tanh", kernel_initializer=LSUV(seed=2),
-                name="b")(right)
+    a = L.Dense(
+        8, activation="tanh", kernel_initializer=LSUV(seed=1), name="a"
+    )(left)
+    b = L.Dense(
+        8, activation="tanh", kernel_initializer=LSUV(seed=2), name="b"
+    )(right)
     out = L.Dense(3, kernel_initializer=LSUV(seed=3), name="out")(
-        L.Concatenate()([a, b]))
+        L.Concatenate()([a, b])
+    )
     model = keras.Model({"left": left, "right": right}, out)
     rng = np.random.default_rng(1)
-    x = {"left": rng.normal(size=(64, 6)).astype("float32"),
-         "right": 3 * rng.normal(size=(64, 4)).astype("float32")}
+    x = {
+        "left": rng.normal(size=(64, 6)).astype("float32"),
+        "right": 3 * rng.normal(size=(64, 4)).astype("float32"),
+    }
     report = lsuv_init(model, x, verbose=0)
     assert report.all_converged and len(report) == 3
     v = {
@@ -69,6 +74,7 @@ def test_two_named_inputs_as_dict():
         "b": float(np.var(dense_preact(x["right"], model.get_layer("b")))),
     }
     cat = keras.Model(model.inputs, model.get_layer("out").input)(x)
-    v["out"] = float(np.var(dense_preact(np.asarray(cat),
-                                         model.get_layer("out"))))
+    v["out"] = float(
+        np.var(dense_preact(np.asarray(cat), model.get_layer("out")))
+    )
     assert_on_target(v)

@@ -13,8 +13,15 @@ L = keras.layers
 def _model(depth=3):
     return keras.Sequential(
         [keras.Input((8,))]
-        + [L.Dense(8, activation="relu", kernel_initializer=LSUV(seed=i),
-                   name=f"d{i}") for i in range(depth)]
+        + [
+            L.Dense(
+                8,
+                activation="relu",
+                kernel_initializer=LSUV(seed=i),
+                name=f"d{i}",
+            )
+            for i in range(depth)
+        ]
     )
 
 
@@ -27,14 +34,23 @@ def test_table_lists_every_layer():
     text = str(report)
     lines = text.splitlines()
     assert lines[0].split() == [
-        "layer", "type", "scaled", "var", "before", "var", "after", "iters",
-        "converged", "note"]
+        "layer",
+        "type",
+        "scaled",
+        "var",
+        "before",
+        "var",
+        "after",
+        "iters",
+        "converged",
+        "note",
+    ]
     for i, row in enumerate(report):
         assert lines[i + 2].split()[:3] == [f"d{i}", "Dense", "kernel"]
         assert f"{row.var_before:.4g}" in lines[i + 2]
     assert lines[-1] == (
-        "LSUV: 3/3 scaled layers converged to variance 1 +/- 0.1; "
-        "0 skipped.")
+        "LSUV: 3/3 scaled layers converged to variance 1 +/- 0.1; 0 skipped."
+    )
     assert report["d1"] is report[1]
     with pytest.raises(KeyError, match="'nope'.*'d0'"):
         report["nope"]
@@ -48,9 +64,19 @@ def test_skipped_rows_print_as_skipped():
     ]
     text = str(LSUVReport(rows, 1.0, 0.1))
     assert text.splitlines()[3].split() == [
-        "b", "Foo", "-", "-", "-", "0", "skipped", "not", "supported"]
-    assert text.endswith("1/1 scaled layers converged to variance 1 "
-                         "+/- 0.1; 1 skipped.")
+        "b",
+        "Foo",
+        "-",
+        "-",
+        "-",
+        "0",
+        "skipped",
+        "not",
+        "supported",
+    ]
+    assert text.endswith(
+        "1/1 scaled layers converged to variance 1 +/- 0.1; 1 skipped."
+    )
 
 
 def test_progress_bar_and_lines(capsys):

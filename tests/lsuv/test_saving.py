@@ -13,7 +13,8 @@ L = keras.layers
 def _model():
     inputs = keras.Input((6, 6, 2))
     h = L.Conv2D(4, 3, activation="relu", kernel_initializer=LSUV(seed=1))(
-        inputs)
+        inputs
+    )
     h = L.Flatten()(h)
     h = L.Dense(8, activation="tanh", kernel_initializer="lsuv")(h)
     out = L.Dense(3, kernel_initializer=LSUV())(h)
@@ -21,8 +22,7 @@ def _model():
 
 
 def _x():
-    return np.random.default_rng(0).normal(size=(16, 6, 6, 2)).astype(
-        "float32")
+    return np.random.default_rng(0).normal(size=(16, 6, 6, 2)).astype("float32")
 
 
 @pytest.mark.parametrize("run_lsuv", [False, True])

@@ -50,7 +50,9 @@ def test_deep_relu_functional_with_bias_and_other_target():
     h = inputs
     for i in range(12):
         h = L.Dense(
-            40, activation="relu", kernel_initializer=LSUV(seed=i),
+            40,
+            activation="relu",
+            kernel_initializer=LSUV(seed=i),
             bias_initializer=keras.initializers.Constant(0.05),
         )(h)
     model = keras.Model(inputs, h)
@@ -63,13 +65,21 @@ def test_deep_relu_functional_with_bias_and_other_target():
 
 def test_cnn():
     inputs = keras.Input((16, 16, 3))
-    h = L.Conv2D(8, 3, padding="same", activation="relu",
-                 kernel_initializer=LSUV(seed=1))(inputs)
-    h = L.Conv2D(16, 3, strides=2, activation="relu",
-                 kernel_initializer=LSUV(seed=2))(h)
+    h = L.Conv2D(
+        8, 3, padding="same", activation="relu", kernel_initializer=LSUV(seed=1)
+    )(inputs)
+    h = L.Conv2D(
+        16, 3, strides=2, activation="relu", kernel_initializer=LSUV(seed=2)
+    )(h)
     h = L.MaxPooling2D()(h)
-    h = L.Conv2D(16, 3, padding="same", dilation_rate=2, activation="tanh",
-                 kernel_initializer=LSUV(seed=3))(h)
+    h = L.Conv2D(
+        16,
+        3,
+        padding="same",
+        dilation_rate=2,
+        activation="tanh",
+        kernel_initializer=LSUV(seed=3),
+    )(h)
     h = L.Flatten()(h)
     out = L.Dense(10, kernel_initializer=LSUV(seed=4))(h)
     model = keras.Model(inputs, out)
@@ -77,8 +87,9 @@ def test_cnn():
     lsuv_init(model, x, verbose=0)
     convs = [layer for layer in model.layers if isinstance(layer, L.Conv2D)]
     measured = {
-        layer.name: float(np.var(conv_preact(
-            layer_input(model, layer, x), layer)))
+        layer.name: float(
+            np.var(conv_preact(layer_input(model, layer, x), layer))
+        )
         for layer in convs
     }
     dense = model.layers[-1]
@@ -90,13 +101,21 @@ def test_cnn():
 
 
 def _residual_block(h, width, seed, name):
-    a = L.Dense(width, activation="relu", kernel_initializer=LSUV(seed=seed),
-                name=f"{name}_a")(h)
-    b = L.Dense(width, kernel_initializer=LSUV(seed=seed + 100),
-                name=f"{name}_b")(a)
-    side = L.Dense(width, activation="tanh",
-                   kernel_initializer=LSUV(seed=seed + 200),
-                   name=f"{name}_side")(h)
+    a = L.Dense(
+        width,
+        activation="relu",
+        kernel_initializer=LSUV(seed=seed),
+        name=f"{name}_a",
+    )(h)
+    b = L.Dense(
+        width, kernel_initializer=LSUV(seed=seed + 100), name=f"{name}_b"
+    )(a)
+    side = L.Dense(
+        width,
+        activation="tanh",
+        kernel_initializer=LSUV(seed=seed + 200),
+        name=f"{name}_side",
+    )(h)
     return L.Activation("relu")(L.Add()([h, b, side]))
 
 
@@ -115,20 +134,29 @@ def test_residual_functional_with_branches():
 
 def test_nested_functional_and_sequential():
     inner_in = keras.Input((24,))
-    a = L.Dense(24, activation="tanh", kernel_initializer=LSUV(seed=1),
-                name="inner_a")(inner_in)
-    b = L.Dense(24, activation="relu", kernel_initializer=LSUV(seed=2),
-                name="inner_b")(a)
+    a = L.Dense(
+        24, activation="tanh", kernel_initializer=LSUV(seed=1), name="inner_a"
+    )(inner_in)
+    b = L.Dense(
+        24, activation="relu", kernel_initializer=LSUV(seed=2), name="inner_b"
+    )(a)
     inner = keras.Model(inner_in, L.Add()([a, b]), name="inner")
     seq = keras.Sequential(
-        [keras.Input((24,)),
-         L.Dense(16, activation="relu", kernel_initializer=LSUV(seed=3),
-                 name="seq_a")],
+        [
+            keras.Input((24,)),
+            L.Dense(
+                16,
+                activation="relu",
+                kernel_initializer=LSUV(seed=3),
+                name="seq_a",
+            ),
+        ],
         name="seq",
     )
     inputs = keras.Input((12,))
-    h = L.Dense(24, activation="relu", kernel_initializer=LSUV(seed=4),
-                name="outer_a")(inputs)
+    h = L.Dense(
+        24, activation="relu", kernel_initializer=LSUV(seed=4), name="outer_a"
+    )(inputs)
     h_inner = inner(h)
     h = seq(h_inner)
     out = L.Dense(4, kernel_initializer=LSUV(seed=5), name="outer_b")(h)
@@ -136,7 +164,12 @@ def test_nested_functional_and_sequential():
     x = _x((128, 12), seed=4)
     report = lsuv_init(model, x, verbose=0)
     assert [r.name for r in report] == [
-        "outer_a", "inner_a", "inner_b", "seq_a", "outer_b"]
+        "outer_a",
+        "inner_a",
+        "inner_b",
+        "seq_a",
+        "outer_b",
+    ]
     v = functional_variances(
         model, x, [model.get_layer("outer_a"), model.get_layer("outer_b")]
     )
