@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_initplus.gradients import norms as norms_lib
+from keras_initplus.validation import check_float, check_int, is_real
 
 
 def scale_for(norm, threshold):
@@ -87,25 +88,11 @@ class AutoClip:
     """
 
     def __init__(self, percentile=10.0, history=1000):
-        if (
-            isinstance(percentile, bool)
-            or not isinstance(percentile, (int, float))
-            or not 0.0 < percentile <= 100.0
-        ):
-            raise ValueError(
-                "Argument `percentile` must be a float in (0, 100]. "
-                f"Received: percentile={percentile!r}"
-            )
-        if (
-            isinstance(history, bool)
-            or not isinstance(history, int)
-            or history < 1
-        ):
-            raise ValueError(
-                "Argument `history` must be an int >= 1. "
-                f"Received: history={history!r}"
-            )
-        self.percentile = float(percentile)
+        percentile = check_float(
+            percentile, "percentile", high=100.0, high_closed=True
+        )
+        history = check_int(history, "history", 1)
+        self.percentile = percentile
         self.history = history
 
     def initial_state(self):
@@ -170,25 +157,9 @@ class ZClip:
     """
 
     def __init__(self, alpha=0.97, z_thresh=2.5, warmup_steps=25):
-        if not _is_real(alpha) or not 0.0 < alpha < 1.0:
-            raise ValueError(
-                "Argument `alpha` must be a float in (0, 1). "
-                f"Received: alpha={alpha!r}"
-            )
-        if not _is_real(z_thresh) or not 0.0 < z_thresh < math.inf:
-            raise ValueError(
-                "Argument `z_thresh` must be a positive finite float. "
-                f"Received: z_thresh={z_thresh!r}"
-            )
-        if (
-            isinstance(warmup_steps, bool)
-            or not isinstance(warmup_steps, int)
-            or warmup_steps < 2
-        ):
-            raise ValueError(
-                "Argument `warmup_steps` must be an int >= 2. "
-                f"Received: warmup_steps={warmup_steps!r}"
-            )
+        alpha = check_float(alpha, "alpha", high=1.0)
+        z_thresh = check_float(z_thresh, "z_thresh")
+        warmup_steps = check_int(warmup_steps, "warmup_steps", 2)
         self.alpha = float(alpha)
         self.z_thresh = float(z_thresh)
         self.warmup_steps = warmup_steps
@@ -237,12 +208,6 @@ class ZClip:
 ADAPTIVE = {"autoclip": AutoClip, "zclip": ZClip}
 
 
-def _is_real(x):
-    return isinstance(x, (int, float, np.floating, np.integer)) and not (
-        isinstance(x, bool)
-    )
-
-
 def check_clip_norm(clip_norm):
     """Validates `clip_norm`; returns None, a float or an adaptive rule."""
     if clip_norm is None:
@@ -251,7 +216,7 @@ def check_clip_norm(clip_norm):
         return clip_norm
     if isinstance(clip_norm, str) and clip_norm.lower() in ADAPTIVE:
         return ADAPTIVE[clip_norm.lower()]()
-    if _is_real(clip_norm) and 0.0 < float(clip_norm) < math.inf:
+    if is_real(clip_norm) and 0.0 < float(clip_norm) < math.inf:
         return float(clip_norm)
     raise ValueError(
         "Argument `clip_norm` must be a positive finite float, None, "

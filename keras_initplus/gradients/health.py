@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from keras_initplus.gradients import clipping
 from keras_initplus.gradients import norms as norms_lib
+from keras_initplus.validation import check_float, check_int
 
 # Rows of the per-epoch scalar statistics vector.
 SCALARS = (
@@ -38,36 +39,6 @@ LAYER_ROWS = (
 EPOCH_LAYER_ROWS = 6
 _S = {k: i for i, k in enumerate(SCALARS)}
 _L = {k: i for i, k in enumerate(LAYER_ROWS)}
-
-
-def _check_positive(value, name, allow_none=False, upper=math.inf):
-    if value is None and allow_none:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.floating, np.integer))
-        or not 0.0 < float(value) < upper
-    ):
-        kind = "a positive finite float" + (" or None" if allow_none else "")
-        if upper != math.inf:
-            kind = f"a float in (0, {upper})"
-        raise ValueError(
-            f"Argument `{name}` must be {kind}. Received: {name}={value!r}"
-        )
-    return float(value)
-
-
-def _check_int(value, name, low):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        ok = False
-    else:
-        ok = value >= low
-    if not ok:
-        raise ValueError(
-            f"Argument `{name}` must be an int >= {low}. "
-            f"Received: {name}={value!r}"
-        )
-    return int(value)
 
 
 class GradientHealth:
@@ -145,23 +116,19 @@ class GradientHealth:
     ):
         self.clip_norm = clipping.check_clip_norm(clip_norm)
         self.clip_mode = clipping.check_clip_mode(clip_mode, self.clip_norm)
-        self.vanishing_threshold = _check_positive(
-            vanishing_threshold, "vanishing_threshold", upper=1.0
+        self.vanishing_threshold = check_float(
+            vanishing_threshold, "vanishing_threshold", high=1.0
         )
-        self.vanishing_patience = _check_int(
+        self.vanishing_patience = check_int(
             vanishing_patience, "vanishing_patience", 1
         )
-        factor = _check_positive(explode_factor, "explode_factor")
-        if factor <= 1.0:
-            raise ValueError(
-                "Argument `explode_factor` must be a float > 1. "
-                f"Received: explode_factor={explode_factor!r}"
-            )
-        self.explode_factor = factor
-        self.explode_norm = _check_positive(
+        self.explode_factor = check_float(
+            explode_factor, "explode_factor", low=1.0
+        )
+        self.explode_norm = check_float(
             explode_norm, "explode_norm", allow_none=True
         )
-        self.warmup_steps = _check_int(warmup_steps, "warmup_steps", 1)
+        self.warmup_steps = check_int(warmup_steps, "warmup_steps", 1)
         self.built = False
         self.layer_names = []
 

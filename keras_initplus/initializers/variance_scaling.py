@@ -7,6 +7,7 @@ import keras
 from keras_initplus.initializers.fans import compute_fans
 from keras_initplus.initializers.seeded import SeededInitializer
 from keras_initplus.initializers.validation import check_dtype, check_shape
+from keras_initplus.validation import check_float
 
 MODES = ("fan_in", "fan_out", "fan_avg")
 DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
@@ -55,16 +56,7 @@ class VarianceScaling(SeededInitializer):
         distribution="truncated_normal",
         seed=None,
     ):
-        if (
-            isinstance(scale, bool)
-            or not isinstance(scale, (int, float))
-            or not math.isfinite(scale)
-            or scale <= 0
-        ):
-            raise ValueError(
-                "Argument `scale` must be a positive finite number. "
-                f"Received: scale={scale!r}"
-            )
+        scale = check_float(scale, "scale")
         if mode not in MODES:
             raise ValueError(
                 f"Argument `mode` must be one of {MODES}. "

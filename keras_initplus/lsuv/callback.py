@@ -4,6 +4,7 @@ import keras
 
 from keras_initplus.lsuv import checks
 from keras_initplus.lsuv.run import lsuv_init
+from keras_initplus.validation import check_float, check_int
 
 
 class LSUVCallback(keras.callbacks.Callback):
@@ -48,9 +49,9 @@ class LSUVCallback(keras.callbacks.Callback):
         # Checked now, so that a typo fails at construction rather than
         # after `fit` has started.
         self.x = checks.check_x(x)
-        self.target = checks.check_positive(target, "target")
-        self.tol = checks.check_positive(tol, "tol")
-        self.max_iter = checks.check_max_iter(max_iter)
+        self.target = check_float(target, "target")
+        self.tol = check_float(tol, "tol")
+        self.max_iter = check_int(max_iter, "max_iter", 1)
         self.layers = checks.check_layers(layers)
         checks.check_verbose(verbose)
         self.verbose = verbose

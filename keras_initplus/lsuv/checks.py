@@ -4,41 +4,11 @@ Every message names the argument, echoes the value and says what is
 allowed.
 """
 
-import math
-import numbers
-
 import keras
 import numpy as np
 from keras import tree
 
 VERBOSE = ("auto", 0, 1, 2)
-
-
-def check_positive(value, name):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ValueError(
-            f"Argument `{name}` must be a positive finite float. "
-            f"Received: {name}={value!r}"
-        )
-    return float(value)
-
-
-def check_max_iter(max_iter):
-    if (
-        isinstance(max_iter, bool)
-        or not isinstance(max_iter, numbers.Integral)
-        or max_iter < 1
-    ):
-        raise ValueError(
-            "Argument `max_iter` must be a positive integer. "
-            f"Received: max_iter={max_iter!r}"
-        )
-    return int(max_iter)
 
 
 def check_verbose(verbose):
@@ -123,8 +93,7 @@ def check_x(x):
         desc = _describe(leaf)
         if leaf.dtype.kind not in "iuf":
             raise ValueError(
-                "Argument `x` must hold integers or floats. "
-                f"Received: x={desc}"
+                f"Argument `x` must hold integers or floats. Received: x={desc}"
             )
         if leaf.ndim == 0 or leaf.shape[0] == 0 or leaf.size == 0:
             raise ValueError(

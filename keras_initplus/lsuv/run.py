@@ -8,6 +8,7 @@ from keras_initplus.lsuv import checks, targets
 from keras_initplus.lsuv.capture import CallInterceptor
 from keras_initplus.lsuv.graph import graph_of, run_graph
 from keras_initplus.lsuv.report import LayerResult, LSUVReport
+from keras_initplus.validation import check_float, check_int
 
 
 def _first_shape(x):
@@ -148,9 +149,9 @@ def lsuv_init(
         - [Saxe et al., 2014](https://arxiv.org/abs/1312.6120)
     """
     model = checks.check_model(model)
-    target = checks.check_positive(target, "target")
-    tol = checks.check_positive(tol, "tol")
-    max_iter = checks.check_max_iter(max_iter)
+    target = check_float(target, "target")
+    tol = check_float(tol, "tol")
+    max_iter = check_int(max_iter, "max_iter", 1)
     verbose = checks.check_verbose(verbose)
     layers = checks.check_layers(layers)
     x = checks.check_x(x)

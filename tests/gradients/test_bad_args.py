@@ -28,7 +28,10 @@ from keras_initplus.gradients import (
         ({"stop_on_nonfinite": "yes"}, "`stop_on_nonfinite` must be"),
         ({"vanishing_threshold": 2.0}, "`vanishing_threshold` must be"),
         ({"vanishing_patience": 0}, "`vanishing_patience` must be an int"),
-        ({"explode_factor": 1.0}, "`explode_factor` must be a float > 1"),
+        (
+            {"explode_factor": 1.0},
+            "`explode_factor` must be a finite float > 1",
+        ),
         ({"explode_norm": -3.0}, "Received: explode_norm=-3.0"),
         ({"warmup_steps": 1.5}, "`warmup_steps` must be an int"),
         ({"log_dir": 3}, "`log_dir` must be a path"),

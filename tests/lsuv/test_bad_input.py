@@ -12,8 +12,10 @@ L = keras.layers
 def _model():
     return keras.Sequential(
         [keras.Input((8,))]
-        + [L.Dense(16, activation="tanh", kernel_initializer=LSUV(seed=i))
-           for i in range(3)]
+        + [
+            L.Dense(16, activation="tanh", kernel_initializer=LSUV(seed=i))
+            for i in range(3)
+        ]
     )
 
 
@@ -31,12 +33,16 @@ def _assert_unchanged(model, before):
 @pytest.mark.parametrize(
     "x, match",
     [
-        (np.where(np.eye(32, 8) > 0, np.nan, 1.0).astype("float32"),
-         r"`x` must contain only finite values.*shape \(32, 8\).* 8 non-"),
+        (
+            np.where(np.eye(32, 8) > 0, np.nan, 1.0).astype("float32"),
+            r"`x` must contain only finite values.*shape \(32, 8\).* 8 non-",
+        ),
         (np.full((32, 8), np.inf, "float32"), "finite values"),
         (np.zeros((0, 8), "float32"), r"non-empty batch.*\(0, 8\)"),
-        (np.zeros((32, 7), "float32"),
-         r"`x` does not fit model input.*\(None, 8\).*\(32, 7\)"),
+        (
+            np.zeros((32, 7), "float32"),
+            r"`x` does not fit model input.*\(None, 8\).*\(32, 7\)",
+        ),
         (np.zeros((32, 8, 1), "float32"), r"does not fit.*\(32, 8, 1\)"),
         (np.full((32, 8), "a"), r"`x` must hold integers or floats.*<U1"),
         (np.zeros((32, 8), complex), "integers or floats"),
@@ -54,10 +60,13 @@ def test_bad_x_leaves_weights_unchanged(x, match):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"tol": -1}, r"Argument `tol` must be a positive finite float. "
-                      r"Received: tol=-1"),
+        (
+            {"tol": -1},
+            r"Argument `tol` must be a positive finite float. "
+            r"Received: tol=-1",
+        ),
         ({"target": float("nan")}, r"`target`.*target=nan"),
-        ({"max_iter": 0}, r"`max_iter` must be a positive integer.*=0"),
+        ({"max_iter": 0}, r"`max_iter` must be an int >= 1.*=0"),
         ({"verbose": 3}, r"`verbose`.*verbose=3"),
         ({"layers": ["nope"]}, r"`layers`.*'nope'.*dense"),
     ],
@@ -130,12 +139,17 @@ def test_failure_midway_restores_every_weight():
 
 def test_dead_layer_is_skipped_with_a_warning_naming_it():
     inputs = keras.Input((8,))
-    h = L.Dense(8, activation="relu", kernel_initializer=LSUV(seed=0),
-                bias_initializer=keras.initializers.Constant(-100.0),
-                name="dead")(inputs)
+    h = L.Dense(
+        8,
+        activation="relu",
+        kernel_initializer=LSUV(seed=0),
+        bias_initializer=keras.initializers.Constant(-100.0),
+        name="dead",
+    )(inputs)
     h = L.Dense(8, kernel_initializer=LSUV(seed=1), name="after_dead")(h)
     out = L.Dense(8, kernel_initializer=LSUV(seed=2), name="fine")(
-        L.Concatenate()([h, inputs]))
+        L.Concatenate()([h, inputs])
+    )
     model = keras.Model(inputs, out)
     before = model.get_weights()
     with pytest.warns(RuntimeWarning, match="'after_dead'.*variance.*zero"):
@@ -152,8 +166,9 @@ def test_dead_layer_is_skipped_with_a_warning_naming_it():
 
 def test_float16_overflow_is_refused_not_written():
     inputs = keras.Input((4,))
-    out = L.Dense(4, kernel_initializer=LSUV(seed=0), dtype="float16",
-                  name="tiny")(inputs)
+    out = L.Dense(
+        4, kernel_initializer=LSUV(seed=0), dtype="float16", name="tiny"
+    )(inputs)
     model = keras.Model(inputs, out)
     x = np.full((8, 4), 1e-7, "float32") * np.arange(1, 5, dtype="float32")
     x = x + np.arange(8, dtype="float32")[:, None] * 1e-7
