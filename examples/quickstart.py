@@ -32,7 +32,9 @@ def main():
             keras.layers.Dense(2, activation="softmax"),
         ]
     )
-    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    model.compile(
+        "adam", "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     history = model.fit(x, y, epochs=5, batch_size=64, verbose=2)
     path = os.path.join(tempfile.mkdtemp(), "quickstart.keras")
     model.save(path)
