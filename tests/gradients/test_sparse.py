@@ -38,7 +38,7 @@ def test_health_keeps_slices_sparse_and_clips_the_dense_norm():
     assert health.read()[0][1] == pytest.approx(5.0, rel=1e-6)
 
 
-def embedding_model():
+def embedding_model(jit=False):
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
         [
@@ -48,15 +48,16 @@ def embedding_model():
             keras.layers.Dense(1, name="out"),
         ]
     )
-    model.compile(keras.optimizers.SGD(1.0), "mse")
+    model.compile(keras.optimizers.SGD(1.0), "mse", jit_compile=jit)
     return model
 
 
-def test_embedding_update_in_fit_has_the_clip_norm():
+@pytest.mark.parametrize("jit", [False, True])
+def test_embedding_update_in_fit_has_the_clip_norm(jit):
     rng = np.random.default_rng(0)
     x = rng.integers(0, 4, size=(16, 5)).astype("int32")  # many repeats
     y = rng.normal(size=(16, 1)).astype("float32") * 10.0
-    model = embedding_model()
+    model = embedding_model(jit)
     with tf.GradientTape() as tape:
         loss = tf.reduce_mean(keras.losses.mean_squared_error(y, model(x)))
     grads = tape.gradient(loss, model.trainable_variables)
