@@ -56,7 +56,8 @@ class GradientHealth:
        clipping, each layer's norm `||g_l||` and its ratio to the
        layer's weight norm, `r_l = ||g_l|| / max(||w_l||, 1e-12)`.
     3. Clips: with a float `clip_norm` `c`, `g <- g * min(1, c / ||g||)`
-       (exactly `tf.clip_by_global_norm`); with `clip_mode="layer"`,
+       (`tf.clip_by_global_norm`'s result, to float rounding, and the
+       gradient bit for bit when `||g|| <= c`); with `clip_mode="layer"`,
        `g_l <- g_l * min(1, c / ||g_l||)` for each layer; with `AutoClip`
        or `ZClip`, `c` is that rule's threshold for this step.
     4. `finite` is False when any gradient on any replica is NaN or Inf
@@ -172,10 +173,10 @@ class GradientHealth:
             if self.adaptive:
                 for k, v in self.clip_norm.initial_state().items():
                     self.rule_state[k] = var(v, f"grad_health_clip_{k}")
-        # The step's small arithmetic (norms, the clip factor, about
-        # sixty element-wise ops of bookkeeping) as one XLA cluster with
-        # few inputs: launching it costs less than running the ops one
-        # by one.
+        # The step's bookkeeping (layer norms, ratios, about sixty
+        # element-wise ops on short vectors) as one XLA cluster with few
+        # inputs: launching it costs less than running the ops one by
+        # one.
         self._measure_jit = tf.function(
             self._measure, jit_compile=True, autograph=False
         )
