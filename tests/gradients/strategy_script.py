@@ -93,6 +93,51 @@ def same_as_single_device(clip_norm, clip_mode, callback=True):
     }
 
 
+def sparse_same_as_single_device(clip_norm=0.05):
+    """An embedding's gradient is `tf.IndexedSlices`: summed across
+    replicas (gathered rows) it must still clip to the single-device
+    update, repeated indices included."""
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 6, size=(BATCH * 4, 5)).astype("int32")
+    y = rng.normal(size=(BATCH * 4, 1)).astype("float32") * 5.0
+    out = []
+    for strategy in (
+        tf.distribute.MirroredStrategy(DEVICES),
+        tf.distribute.OneDeviceStrategy("/cpu:0"),
+    ):
+        with strategy.scope():
+            keras.utils.set_random_seed(0)
+            model = keras.Sequential(
+                [
+                    keras.Input((5,), dtype="int32"),
+                    keras.layers.Embedding(12, 4),
+                    keras.layers.Flatten(),
+                    keras.layers.Dense(1),
+                ]
+            )
+            model.compile(keras.optimizers.SGD(0.1, momentum=0.9), "mse")
+        h = model.fit(
+            x,
+            y,
+            batch_size=BATCH,
+            epochs=2,
+            shuffle=False,
+            verbose=0,
+            callbacks=[GradientHealthCallback(clip_norm)],
+        )
+        out.append((weights(model), h.history))
+    diff = max(
+        float(np.max(np.abs(a - b))) for a, b in zip(out[0][0], out[1][0])
+    )
+    scale = max(float(np.max(np.abs(a))) for a in out[1][0])
+    return {
+        "max_abs_diff": diff,
+        "scale": scale,
+        "history_mirrored": out[0][1],
+        "history_single": out[1][1],
+    }
+
+
 class Recorder(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.after = []
@@ -212,6 +257,11 @@ def main():
             "inf_replica0": nonfinite_mixed_precision(0),
             "keras_alone_inf_replica1": nonfinite_mixed_precision(1, False),
         }
+    elif which == "sparse":
+        # Its own process: after another MirroredStrategy's `fit` in the
+        # same process, TensorFlow's collectives fail on the sparse
+        # all-reduce with a shape mismatch, with or without the callback.
+        result = sparse_same_as_single_device()
     elif which == "clip":
         result = {
             "global": same_as_single_device(0.5, "global"),

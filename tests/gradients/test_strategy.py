@@ -49,6 +49,17 @@ def test_clipped_training_matches_one_device():
     assert r["keras_global_clipnorm"]["max_abs_diff"] > 1e-3
 
 
+def test_embedding_clipped_training_matches_one_device():
+    # The embedding's gradient is sparse; summed across replicas, rows
+    # repeated within and across replicas must clip as on one device.
+    res = run("sparse")
+    assert res["max_abs_diff"] <= 1e-6 * max(res["scale"], 1.0)
+    m, s = res["history_mirrored"], res["history_single"]
+    assert m["grad_clipped"] == s["grad_clipped"] == [1.0, 1.0]
+    for a, b in zip(m["grad_norm"], s["grad_norm"]):
+        assert a == pytest.approx(b, rel=1e-5)
+
+
 def test_nonfinite_on_one_replica_skips_everywhere():
     r = run("nonfinite")
     for case, res in r.items():
