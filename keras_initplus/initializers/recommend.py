@@ -66,6 +66,11 @@ def initializer_for(activation, seed=None):
     The result is a `keras_initplus.VarianceScaling`, so an unseeded
     instance shared by several layers still gives each a fresh kernel.
 
+    Depth changes the answer for tanh: in the package's convergence
+    benchmark (README, "The full grid"), 50-layer tanh MLPs trained only
+    under `Orthogonal(gain=1.0)`; this recommendation, like every other
+    variance-preserving one, did not. Prefer that past ~30 layers.
+
     Args:
         activation: None, an activation name, or a Keras activation
             function such as `keras.activations.relu`.
