@@ -37,9 +37,13 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
     decision is taken once, in a cross-replica context, so every replica
     takes the same branch.
 
-    `GradientHealthCallback` swaps it in during `fit` and out again
-    afterwards. In a custom training loop, build it once under the
-    strategy's scope and call `apply` inside `strategy.run`.
+    `GradientHealthCallback` puts it in the model's place only while the
+    train function runs. In a custom training loop, build it once under
+    the strategy's scope and call `apply` inside `strategy.run`.
+
+    With `gradient_accumulation_steps` on the inner optimizer, the
+    accumulated gradient is measured, clipped and checked once per
+    update instead (see `_apply_accumulating`).
 
     Args:
         inner_optimizer: A built or unbuilt `keras.optimizers.Optimizer`
