@@ -63,17 +63,18 @@ class GradientHealthCallback(keras.callbacks.Callback):
     measured, clipped and checked, once per update: the same as one
     step on the k-times larger batch. A non-finite window is skipped
     whole; the micro-batches in between are accumulated, as Keras does,
-    and not measured. With mixed precision the unscaled gradients are measured;
-    steps the `LossScaleOptimizer` itself skips for overflow are its
-    normal operation and are not counted in `grad_nonfinite`.
+    and not measured. With mixed precision the unscaled gradients are
+    measured; steps the `LossScaleOptimizer` itself skips for overflow
+    are its normal operation and are not counted in `grad_nonfinite`.
 
     Args:
         clip_norm: None (monitor only, default), a positive float,
             `"autoclip"`, `"zclip"`, or an `AutoClip`/`ZClip`.
         clip_mode: `"global"` (default) or `"layer"`.
         stop_on_nonfinite: If True, training stops at the first
-            non-finite step (still skipped) with an error naming the
-            layers. This reads one scalar at each batch end.
+            non-finite step (still skipped), and an error naming the
+            layers is logged. This reads the statistics at each batch
+            end.
         vanishing_threshold, vanishing_patience, explode_factor,
         explode_norm, warmup_steps: Detection settings; see
             `GradientHealth`.
@@ -85,8 +86,9 @@ class GradientHealthCallback(keras.callbacks.Callback):
 
     Example:
 
-    >>> model.fit(x, y, epochs=5,
-    ...           callbacks=[GradientHealthCallback(clip_norm=1.0)])
+    >>> history = model.fit(
+    ...     x, y, epochs=5, callbacks=[GradientHealthCallback(clip_norm=1.0)]
+    ... )
     >>> history.history["grad_norm"]
 
     References:
