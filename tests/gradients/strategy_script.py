@@ -57,6 +57,20 @@ def slots(optimizer):
     return [np.asarray(v) for v in optimizer.variables]
 
 
+def compare(mirrored, single):
+    """How far the mirrored run's weights ended from the single-device
+    run's, and both runs' histories."""
+    diff = max(
+        float(np.max(np.abs(a - b))) for a, b in zip(mirrored[0], single[0])
+    )
+    return {
+        "max_abs_diff": diff,
+        "scale": max(float(np.max(np.abs(a))) for a in single[0]),
+        "history_mirrored": mirrored[1],
+        "history_single": single[1],
+    }
+
+
 def same_as_single_device(clip_norm, clip_mode, callback=True):
     def sgd():
         if callback:
@@ -81,16 +95,7 @@ def same_as_single_device(clip_norm, clip_mode, callback=True):
             callbacks=cbs,
         )
         out.append((weights(model), h.history))
-    diff = max(
-        float(np.max(np.abs(a - b))) for a, b in zip(out[0][0], out[1][0])
-    )
-    scale = max(float(np.max(np.abs(a))) for a in out[1][0])
-    return {
-        "max_abs_diff": diff,
-        "scale": scale,
-        "history_mirrored": out[0][1],
-        "history_single": out[1][1],
-    }
+    return compare(*out)
 
 
 def sparse_same_as_single_device(clip_norm=0.05):
@@ -126,16 +131,7 @@ def sparse_same_as_single_device(clip_norm=0.05):
             callbacks=[GradientHealthCallback(clip_norm)],
         )
         out.append((weights(model), h.history))
-    diff = max(
-        float(np.max(np.abs(a - b))) for a, b in zip(out[0][0], out[1][0])
-    )
-    scale = max(float(np.max(np.abs(a))) for a in out[1][0])
-    return {
-        "max_abs_diff": diff,
-        "scale": scale,
-        "history_mirrored": out[0][1],
-        "history_single": out[1][1],
-    }
+    return compare(*out)
 
 
 class Recorder(keras.callbacks.Callback):
