@@ -1,10 +1,10 @@
 """L2-norm clip rules: fixed global, fixed per layer, AutoClip, ZClip.
 
-A rule is small and pure. `scale_for(norm, threshold)` is the factor
-`tf.clip_by_global_norm` uses. The adaptive rules keep their state in a
-dict of tensors: `threshold(state, norm)` returns the threshold for this
-step and the next state, and the caller decides whether to keep it (it
-does not on a skipped, non-finite step).
+A rule is small and pure. `scale_for(norm, threshold)` is the clip
+factor, the one `tf.clip_by_global_norm` applies. The adaptive rules
+keep their state in a dict of tensors: `threshold(state, norm)` returns
+the threshold for this step and the next state, and the caller decides
+whether to keep it (it does not on a skipped, non-finite step).
 """
 
 import math
@@ -17,21 +17,23 @@ from keras_initplus.validation import check_float, check_int, is_real
 
 
 def scale_for(norm, threshold):
-    """`min(1, threshold / norm)`, computed as `tf.clip_by_global_norm` does.
+    """`min(1, threshold / norm)`: the clip factor for a norm.
 
-    `threshold * min(1 / norm, 1 / threshold)`: exactly 1 when
-    `norm <= threshold`, so gradients below the threshold are returned
-    bit-identical; NaN when `norm` is not finite.
+    Exactly 1 when `norm <= threshold`, so gradients at or below the
+    threshold come back bit-identical (`tf.clip_by_global_norm`'s
+    `threshold * min(1 / norm, 1 / threshold)` need not give exactly 1);
+    `threshold / norm` above it; 1 for a +inf threshold (a calm ZClip
+    step); NaN when `norm` is not finite, as in `tf.clip_by_global_norm`.
     """
     threshold = tf.cast(threshold, norm.dtype)
-    scale = threshold * tf.minimum(1.0 / norm, 1.0 / threshold)
+    scale = tf.where(norm > threshold, threshold / norm, 1.0)
     return scale + (norm - norm)
 
 
 def clip_by_global_norm(grads, threshold, norm=None):
     """Scales all gradients by `min(1, threshold / ||grads||)`.
 
-    Same result as `tf.clip_by_global_norm(grads, threshold)[0]`. `None`
+    `tf.clip_by_global_norm(grads, threshold)[0]` to float rounding. `None`
     entries stay `None`. `norm`, when given, is the global norm already
     computed, so it is not computed twice.
 

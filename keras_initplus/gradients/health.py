@@ -259,17 +259,10 @@ class GradientHealth:
         if self.clip_norm is None:
             out = g_list
         elif self.clip_mode == "layer":
-            ids = tf.constant(seg, tf.int32)
-            n = len(self.layer_names)
-            layer_norm = tf.sqrt(tf.math.unsorted_segment_sum(sq, ids, n))
-            scale = tf.gather(_clip_scale(layer_norm, thr), ids)
-            out = [
-                norms_lib.scale_gradient(g, scale[j])
-                for j, g in enumerate(g_list)
-            ]
+            layer_norm = norms_lib.layer_norms(sq, seg, len(self.layer_names))
+            out = clipping.clip_by_layer_norm(g_list, seg, thr, layer_norm)
         else:
-            scale = _clip_scale(norm, thr)
-            out = [norms_lib.scale_gradient(g, scale) for g in g_list]
+            out = clipping.clip_by_global_norm(g_list, thr, norm)
         for i, g in zip(present, out):
             result[i] = g
 
@@ -290,11 +283,12 @@ class GradientHealth:
         a, b, _ = self._sizes
         running, s = flat[:a], flat[a : a + b]
         L = tf.reshape(flat[a + b :], [len(LAYER_ROWS), n])
-        ids = tf.constant(seg, tf.int32)
-        layer_norm = tf.sqrt(tf.math.unsorted_segment_sum(sq, ids, n))
-        w_norm = tf.sqrt(tf.math.unsorted_segment_sum(w_sq, ids, n))
+        layer_norm = norms_lib.layer_norms(sq, seg, n)
+        w_norm = norms_lib.layer_norms(w_sq, seg, n)
         has = np.zeros((n,), bool)
         has[list(seg)] = True
+        # Recomputed here rather than passed in: a scalar from a short
+        # vector costs less inside the cluster than one more input.
         norm = tf.sqrt(tf.reduce_sum(sq))
         finite = tf.math.is_finite(norm)
         ratio = layer_norm / tf.maximum(w_norm, 1e-12)
@@ -372,14 +366,6 @@ class GradientHealth:
             [new_running, new_s, tf.reshape(new_L, [-1])], axis=0
         )
         return new_flat
-
-
-def _clip_scale(norm, thr):
-    # Exactly 1 at or below the threshold, so unclipped gradients come
-    # back bit-identical; `thr / norm` above it, as
-    # `tf.clip_by_global_norm`. A +inf threshold (a calm ZClip step)
-    # never clips.
-    return tf.where(norm > thr, thr / norm, 1.0)
 
 
 def _value(v):
