@@ -5,10 +5,11 @@ is allowed, so that a typo in a config file is found at construction time
 rather than deep inside `model.build()`.
 """
 
-import math
 import numbers
 
 import keras
+
+from keras_initplus.validation import check_float
 
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
@@ -26,12 +27,7 @@ def check_gain(gain, name="gain"):
             f"of an activation (see `keras_initplus.calculate_gain`). "
             f"Received: {name}={gain!r} of type {type(gain).__name__}"
         )
-    if not math.isfinite(gain) or gain <= 0:
-        raise ValueError(
-            f"Argument `{name}` must be a positive finite number. "
-            f"Received: {name}={gain!r}"
-        )
-    return float(gain)
+    return check_float(gain, name)
 
 
 def check_seed(seed):
