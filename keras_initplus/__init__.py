@@ -6,6 +6,10 @@ saved models load and string ids such as `"he_avg_fan_normal"` resolve.
 
 import keras
 
+from keras_initplus.activations import (
+    TailoredLeakyReLU,
+    tat_negative_slope,
+)
 from keras_initplus.diagnostics import DiagnosisReport, diagnose
 from keras_initplus.gradients import (
     AutoClip,
@@ -19,6 +23,7 @@ from keras_initplus.initializers import (
     DeltaOrthogonal,
     HeAvgFanNormal,
     HeAvgFanUniform,
+    LooksLinear,
     Orthogonal,
     VarianceScaling,
     calculate_gain,
@@ -38,6 +43,8 @@ keras.saving.get_custom_objects().update(STRING_IDS)
 keras.saving.get_custom_objects().update({"lsuv": LSUV})
 
 __all__ = [
+    "TailoredLeakyReLU",
+    "tat_negative_slope",
     "AutoClip",
     "GradientHealth",
     "GradientHealthCallback",
@@ -52,6 +59,7 @@ __all__ = [
     "DeltaOrthogonal",
     "HeAvgFanNormal",
     "HeAvgFanUniform",
+    "LooksLinear",
     "Orthogonal",
     "VarianceScaling",
     "calculate_gain",

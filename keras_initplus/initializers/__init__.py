@@ -7,6 +7,7 @@ from keras_initplus.initializers.he_avg_fan import (
     HeAvgFanNormal,
     HeAvgFanUniform,
 )
+from keras_initplus.initializers.looks_linear import LooksLinear
 from keras_initplus.initializers.orthogonal import Orthogonal
 from keras_initplus.initializers.recommend import initializer_for
 from keras_initplus.initializers.variance_scaling import VarianceScaling
@@ -17,12 +18,14 @@ STRING_IDS = {
     "he_avg_fan_uniform": HeAvgFanUniform,
     "orthogonal_gain": Orthogonal,
     "delta_orthogonal": DeltaOrthogonal,
+    "looks_linear": LooksLinear,
 }
 
 __all__ = [
     "DeltaOrthogonal",
     "HeAvgFanNormal",
     "HeAvgFanUniform",
+    "LooksLinear",
     "Orthogonal",
     "STRING_IDS",
     "VarianceScaling",

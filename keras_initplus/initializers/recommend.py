@@ -1,6 +1,12 @@
-"""Match the initializer to the activation."""
+"""Match the initializer to the activation, and to the depth."""
 
+import warnings
+
+from keras_initplus.activations.tailored import TailoredLeakyReLU
+from keras_initplus.initializers.looks_linear import LooksLinear
+from keras_initplus.initializers.orthogonal import Orthogonal
 from keras_initplus.initializers.variance_scaling import VarianceScaling
+from keras_initplus.validation import check_int
 
 _HE = (
     "relu",
@@ -28,6 +34,25 @@ _GLOROT = (
 )
 _LECUN = ("selu",)
 
+# From this depth on, variance-preserving draws stop training plain MLPs
+# in the package's benchmark (README, "The full grid": He and Glorot
+# reach 90% at depth 10, not at 30).
+DEEP_FROM = 20
+# Activations of the form z * g(z) with g(z) + g(-z) = 1, for which
+# mirrored kernels make the network linear at initialization. The value
+# is the looks-linear gain, 1 / (1 + negative slope); Keras's
+# "leaky_relu" has slope 0.2.
+_LOOKS_LINEAR = {
+    "relu": 1.0,
+    "gelu": 1.0,
+    "silu": 1.0,
+    "swish": 1.0,
+    "leaky_relu": 1.0 / 1.2,
+}
+# Odd units with slope 1 at 0: a unit-gain orthogonal kernel keeps them
+# in their linear region (dynamical isometry).
+_ISOMETRIC = ("linear", "identity", "tanh", "softsign", "hard_tanh")
+
 FAMILIES = {
     **{name: ("he", 2.0, "fan_in", "truncated_normal") for name in _HE},
     **{name: ("glorot", 1.0, "fan_avg", "uniform") for name in _GLOROT},
@@ -49,8 +74,10 @@ def _activation_name(activation):
     return name.lower()
 
 
-def initializer_for(activation, seed=None):
+def initializer_for(activation, depth=None, seed=None):
     """Returns the recommended kernel initializer for an activation.
+
+    Without `depth`, or below `DEEP_FROM` (20) layers:
 
     - He normal, Var = 2 / fan_in: relu, relu6, leaky_relu, elu, gelu,
       silu/swish, mish, softplus, celu, glu.
@@ -66,14 +93,32 @@ def initializer_for(activation, seed=None):
     The result is a `keras_initplus.VarianceScaling`, so an unseeded
     instance shared by several layers still gives each a fresh kernel.
 
-    Depth changes the answer for tanh: in the package's convergence
-    benchmark (README, "The full grid"), 50-layer tanh MLPs trained only
-    under `Orthogonal(gain=1.0)`; this recommendation, like every other
-    variance-preserving one, did not. Prefer that past ~30 layers.
+    With `depth` >= 20 (the number of layers with this activation), the
+    answer is what the package's deep-network benchmark supports
+    (`benchmarks/convergence.py --deep`, docs/convergence_deep.md):
+
+    - relu, gelu, silu/swish, leaky_relu: `LooksLinear` (gain 1, or
+      1 / 1.2 for Keras's leaky_relu slope 0.2). Rows
+      `mlp-{100,300}-{relu,leaky_relu,gelu}-{square,funnel}` and
+      `cnn-24-relu`.
+    - linear, tanh, softsign, hard_tanh: `Orthogonal(gain=1.0)`. Rows
+      `mlp-{100,300}-tanh-{square,funnel}`.
+    - A `TailoredLeakyReLU` instance: `Orthogonal(gain=1.0)`, the kernel
+      its transformation assumes (rows `mlp-*-tat-*`).
+    - Anything else keeps the answer above, with a warning: no deep
+      initializer has been shown to train it.
+
+    Variance-preserving draws (He, Glorot, LSUV) do not train these
+    plain networks at depth 50 and beyond (README, "The full grid").
+    Deep networks need the two halves of the package together: pair the
+    deep answer with `GradientHealthCallback(clip_norm=1.0)`. In the
+    benchmark, runs that reached 90% without clipping could collapse
+    back to chance a few epochs later; with clipping they did not.
 
     Args:
-        activation: None, an activation name, or a Keras activation
-            function such as `keras.activations.relu`.
+        activation: None, an activation name, a Keras activation function
+            such as `keras.activations.relu`, or a `TailoredLeakyReLU`.
+        depth: None, or the number of layers, an int >= 1.
         seed: None, a non-negative int, or a `keras.random.SeedGenerator`.
 
     Example:
@@ -87,11 +132,28 @@ def initializer_for(activation, seed=None):
         - [He et al., 2015](https://arxiv.org/abs/1502.01852)
         - [Klambauer et al., 2017](https://arxiv.org/abs/1706.02515)
     """
+    if depth is not None:
+        depth = check_int(depth, "depth", 1)
+    if isinstance(activation, TailoredLeakyReLU):
+        return Orthogonal(gain=1.0, seed=seed)
     name = _activation_name(activation)
     if name not in FAMILIES:
         raise ValueError(
             f"Argument `activation` must be one of {tuple(sorted(FAMILIES))}"
             f". Received: activation={activation!r}"
+        )
+    if depth is not None and depth >= DEEP_FROM:
+        if name in _LOOKS_LINEAR:
+            return LooksLinear(gain=_LOOKS_LINEAR[name], seed=seed)
+        if name in _ISOMETRIC:
+            return Orthogonal(gain=1.0, seed=seed)
+        warnings.warn(
+            f"initializer_for({name!r}, depth={depth}): no initializer "
+            "has been shown to train plain networks this deep with this "
+            "activation; returning the shallow recommendation. "
+            f"Activations with a deep answer: "
+            f"{tuple(_LOOKS_LINEAR) + _ISOMETRIC}.",
+            stacklevel=2,
         )
     _, scale, mode, distribution = FAMILIES[name]
     return VarianceScaling(scale, mode, distribution, seed=seed)
