@@ -10,6 +10,14 @@ seeds.
 
     python benchmarks/convergence.py --quick     # a few minutes
     python benchmarks/convergence.py             # full grid
+    python benchmarks/convergence.py --deep --jobs 2   # deep networks
+
+`--deep` trains plain networks of 50 to 1,000 layers (ReLU, leaky ReLU,
+GELU, tanh and TAT's tailored leaky ReLU; square and funnel widths; a
+24-convolution CNN) under `initializer_for(activation, depth=L)` on
+every hidden layer, with SGD-momentum and Adam, with and without
+`GradientHealthCallback(clip_norm=1.0)`, next to Keras's default
+GlorotUniform; see `deep_rows` for the exact grid and seeds.
 
 Writes a markdown table, a JSON file with every curve, and a PNG of the
 median validation-accuracy curves to --out.
@@ -25,6 +33,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+from convergence_deep import deep_rows, deep_table, key, run_rows  # noqa: E402
 
 from keras_initplus.experiments.catalogue import (  # noqa: E402
     KERAS_BASELINES,
@@ -194,12 +203,26 @@ def main(argv=None):
         action="store_true",
         help="depth 10 and 30, funnel widths, CNN; 15 epochs",
     )
+    parser.add_argument(
+        "--deep",
+        action="store_true",
+        help="deep plain networks, 50 to 1,000 layers (with --quick: "
+        "depth 100 only)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="worker processes for --deep (default: %(default)s)",
+    )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--target", type=float, default=0.9)
     parser.add_argument("--out", default="benchmark_out")
     args = parser.parse_args(argv)
+    if args.deep:
+        return main_deep(args)
     if args.epochs is None:
         args.epochs = 15 if args.quick else 30
     os.makedirs(args.out, exist_ok=True)
@@ -221,6 +244,44 @@ def main(argv=None):
         json.dump(results, f)
     plot(results, os.path.join(args.out, "convergence.png"))
     print(f"wrote {args.out}/convergence.md, .json, .png")
+
+
+def main_deep(args):
+    import keras
+
+    os.makedirs(args.out, exist_ok=True)
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"python {sys.version.split()[0]}, keras {keras.__version__}, "
+        f"backend {keras.backend.backend()}; mode deep"
+        f"{' quick' if args.quick else ''}, {args.jobs} jobs; SGD lr 0.01 "
+        "momentum 0.9 or Adam lr 1e-3, batch 64",
+        flush=True,
+    )
+    rows = deep_rows(args.seeds, quick=args.quick)
+    start = time.perf_counter()
+    results = run_rows(
+        rows,
+        args.jobs,
+        lambda line: print(
+            f"{time.perf_counter() - start:6.0f}s {line}", flush=True
+        ),
+    )
+    md = deep_table(rows, results, summarize)
+    print(md)
+    with open(os.path.join(args.out, "convergence_deep.md"), "w") as f:
+        f.write(md + "\n")
+    with open(os.path.join(args.out, "convergence_deep.json"), "w") as f:
+        json.dump({"rows": rows, "results": results}, f)
+    by_label = {}
+    for row in rows:
+        name = (
+            f"{'keras' if row['init'].startswith('keras') else 'ours'} "
+            f"{row['optimizer']} {'clip' if row['clip'] else 'no clip'}"
+        )
+        by_label.setdefault(row["label"], {})[name] = results[key(row)]
+    plot(by_label, os.path.join(args.out, "convergence_deep.png"))
+    print(f"wrote {args.out}/convergence_deep.md, .json, .png")
 
 
 if __name__ == "__main__":

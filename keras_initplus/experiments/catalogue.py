@@ -14,13 +14,15 @@ KERAS_BASELINES = (
     "keras_orthogonal",
 )
 OURS = ("he_avg_fan_normal", "orthogonal_gain", "lsuv", "initializer_for")
+# `initializer_for(activation, depth=...)`, the deep-network answer.
+DEEP = "initializer_for_depth"
 
 
-def make_initializer(name, activation, seed):
+def make_initializer(name, activation, seed, depth=None):
     """Returns `(kernel_initializer, needs_lsuv_pass)` for a catalogue name.
 
     `activation` picks the gain for `orthogonal_gain` and the family for
-    `initializer_for`.
+    `initializer_for`; `depth` is what `initializer_for_depth` passes on.
     """
     if name == "small_normal":
         return keras.initializers.RandomNormal(0.0, 0.01, seed=seed), False
@@ -38,6 +40,8 @@ def make_initializer(name, activation, seed):
         return Orthogonal(gain=activation, seed=seed), False
     if name == "initializer_for":
         return initializer_for(activation, seed=seed), False
+    if name == DEEP:
+        return initializer_for(activation, depth=depth, seed=seed), False
     if name == "lsuv":
         from keras_initplus.lsuv import LSUV
 

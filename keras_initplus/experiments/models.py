@@ -2,13 +2,27 @@
 
 import keras
 
+from keras_initplus.activations import TailoredLeakyReLU
 from keras_initplus.experiments.catalogue import make_initializer
+from keras_initplus.experiments.recursion import recursion_room
+
+# The activation name that stands for TAT's leaky ReLU tailored to the
+# model's depth.
+TAILORED = "tat"
 
 
-def _seeded(name, activation, seed, index):
+def _seeded(name, activation, seed, index, depth):
     # Each layer gets its own seed, so seeded runs stay reproducible while
     # no two layers share a kernel.
-    return make_initializer(name, activation, seed * 1000 + index)
+    return make_initializer(name, activation, seed * 1000 + index, depth)
+
+
+def resolve_activation(activation, depth):
+    """The activation to build with: `"tat"` becomes a
+    `TailoredLeakyReLU` for `depth` layers; anything else is kept."""
+    if activation == TAILORED:
+        return TailoredLeakyReLU(depth=depth)
+    return activation
 
 
 def build_mlp(input_dim, n_classes, widths, activation, init_name, seed):
@@ -16,11 +30,13 @@ def build_mlp(input_dim, n_classes, widths, activation, init_name, seed):
 
     Returns `(model, needs_lsuv_pass)`. The output layer uses Keras's
     default initializer in every variant, so only the hidden stack differs.
+    `activation="tat"` uses TAT's leaky ReLU tailored to `len(widths)`.
     """
+    activation = resolve_activation(activation, len(widths))
     layers = [keras.Input((input_dim,))]
     needs_lsuv = False
     for i, width in enumerate(widths):
-        init, lsuv = _seeded(init_name, activation, seed, i)
+        init, lsuv = _seeded(init_name, activation, seed, i, len(widths))
         needs_lsuv |= lsuv
         layers.append(
             keras.layers.Dense(
@@ -34,16 +50,18 @@ def build_mlp(input_dim, n_classes, widths, activation, init_name, seed):
             kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
         )
     )
-    return keras.Sequential(layers), needs_lsuv
+    with recursion_room(len(layers)):
+        return keras.Sequential(layers), needs_lsuv
 
 
 def build_cnn(input_shape, n_classes, activation, init_name, seed, depth=6):
     """A small all-conv network for 8x8 images: `depth` 3x3 convolutions of
     32 channels, global average pooling, softmax."""
+    activation = resolve_activation(activation, depth)
     layers = [keras.Input(input_shape)]
     needs_lsuv = False
     for i in range(depth):
-        init, lsuv = _seeded(init_name, activation, seed, i)
+        init, lsuv = _seeded(init_name, activation, seed, i, depth)
         needs_lsuv |= lsuv
         layers.append(
             keras.layers.Conv2D(
@@ -62,4 +80,5 @@ def build_cnn(input_shape, n_classes, activation, init_name, seed, depth=6):
             kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
         ),
     ]
-    return keras.Sequential(layers), needs_lsuv
+    with recursion_room(len(layers)):
+        return keras.Sequential(layers), needs_lsuv

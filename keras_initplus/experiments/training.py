@@ -8,6 +8,25 @@ import time
 import keras
 import numpy as np
 
+from keras_initplus.experiments.recursion import recursion_room
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+def make_optimizer(name, learning_rate=None):
+    """SGD with momentum 0.9 (default lr 0.01) or Adam (default 1e-3)."""
+    if name == "sgd":
+        lr = 0.01 if learning_rate is None else learning_rate
+        return keras.optimizers.SGD(lr, momentum=0.9)
+    if name == "adam":
+        return keras.optimizers.Adam(
+            1e-3 if learning_rate is None else learning_rate
+        )
+    raise ValueError(
+        f"Argument `optimizer` must be one of {OPTIMIZERS}. "
+        f"Received: optimizer={name!r}"
+    )
+
 
 class _Collect(logging.Handler):
     def __init__(self):
@@ -72,25 +91,29 @@ def train_run(
     *,
     epochs,
     batch_size=64,
-    learning_rate=0.01,
+    learning_rate=None,
     target=0.9,
     health=True,
     progress=None,
     seed=0,
+    optimizer="sgd",
+    clip_norm=None,
 ):
     """Compiles and trains `model`; returns curves and summary numbers.
 
-    All runs share one recipe: SGD with momentum 0.9 at `learning_rate`,
-    sparse categorical cross-entropy, fixed batch size, no schedule, so
-    that the initializer is the only difference. With `needs_lsuv`, the
-    LSUV data-driven pass runs on the first 256 training rows first. With
-    `health`, a monitoring-only `GradientHealthCallback` is attached and
-    its warnings are returned.
+    All runs share one recipe: SGD with momentum 0.9 (or Adam) at
+    `learning_rate` (default 0.01 for SGD, 1e-3 for Adam), sparse
+    categorical cross-entropy, fixed batch size, no schedule, so that the
+    initializer is the only difference. With
+    `needs_lsuv`, the LSUV data-driven pass runs on the first 256 training
+    rows first. With `health`, a `GradientHealthCallback` is attached and
+    its warnings are returned; with `clip_norm`, it also clips the
+    gradient to that global L2 norm.
     """
     x_train, y_train, x_val, y_val = data
     keras.utils.set_random_seed(seed)
     model.compile(
-        optimizer=keras.optimizers.SGD(learning_rate, momentum=0.9),
+        optimizer=make_optimizer(optimizer, learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -103,20 +126,21 @@ def train_run(
             from keras_initplus.lsuv import lsuv_init
 
             lsuv_init(model, x_train[:256], verbose=0)
-        if health:
+        if health or clip_norm is not None:
             from keras_initplus.gradients import GradientHealthCallback
 
-            callbacks.append(GradientHealthCallback())
-        history = model.fit(
-            x_train,
-            y_train,
-            validation_data=(x_val, y_val),
-            epochs=epochs,
-            batch_size=batch_size,
-            shuffle=True,
-            verbose=0,
-            callbacks=callbacks,
-        )
+            callbacks.append(GradientHealthCallback(clip_norm=clip_norm))
+        with recursion_room(len(model.layers)):
+            history = model.fit(
+                x_train,
+                y_train,
+                validation_data=(x_val, y_val),
+                epochs=epochs,
+                batch_size=batch_size,
+                shuffle=True,
+                verbose=0,
+                callbacks=callbacks,
+            )
     h = history.history
     loss = [float(v) for v in h["loss"]]
     val_acc = [float(v) for v in h.get("val_accuracy", [])]

@@ -1,5 +1,7 @@
 """Looks-linear (mirrored) orthogonal kernels for deep ReLU-family nets."""
 
+import math
+
 import keras
 from keras import ops
 
@@ -79,10 +81,15 @@ class LooksLinear(SeededInitializer):
     `(in, out)`. Kernels of rank 3 to 5 are convolution kernels
     `(*spatial, in, out)`: every tap is zero but the centre one (index
     `k // 2` on each spatial axis), which holds the mirrored matrix, as in
-    delta-orthogonal initialization. An EinsumDense kernel of rank 3 or
+    delta-orthogonal initialization. A "first" convolution, whose input
+    is not mirrored, reads the whole patch instead: `[A, -A]` with `A` of
+    shape `(prod(spatial) * in, out // 2)`. An EinsumDense kernel of rank 3 or
     more would be read as a convolution, so reshape it to rank 2 first.
     Odd sizes follow the rule in `mirrored_matrix`: never a wrong shape,
-    and the network stays exactly linear at initialization.
+    and the network stays exactly linear at initialization. A "hidden"
+    kernel with one input unit (a grayscale image's first convolution)
+    can only be the network's first layer and gets the "first" form; one
+    with one output unit gets the "last" form.
 
     Args:
         gain: A positive float, or an activation name resolved with
@@ -110,8 +117,8 @@ class LooksLinear(SeededInitializer):
                 f"Argument `position` must be one of {POSITIONS}. "
                 f"Received: position={position!r}"
             )
-        self._gain_value = resolve_gain(gain)
-        self.gain = gain if isinstance(gain, str) else self._gain_value
+        self._gain = resolve_gain(gain)
+        self.gain = gain if isinstance(gain, str) else self._gain
         self.position = position
         super().__init__(seed=seed)
 
@@ -124,35 +131,40 @@ class LooksLinear(SeededInitializer):
         )
         dtype = check_dtype(dtype)
         n_in, n_out = shape[-2], shape[-1]
-        self._check_pairs(shape, n_in, n_out)
-        matrix = mirrored_matrix(
-            n_in,
-            n_out,
-            self.position,
-            self._call_seed(),
-            dtype,
-            self._gain_value,
-        )
-        if len(shape) == 2:
-            return matrix
+        position = self._position_for(shape, n_in, n_out)
         spatial = shape[:-2]
+        if position == "first":
+            # The network's input is not mirrored, so the first layer may
+            # read the whole patch: [A, -A] over it, not only the centre.
+            rows = math.prod(shape[:-1])
+            matrix = mirrored_matrix(
+                rows, n_out, position, self._call_seed(), dtype, self._gain
+            )
+            return ops.reshape(matrix, shape)
+        matrix = mirrored_matrix(
+            n_in, n_out, position, self._call_seed(), dtype, self._gain
+        )
+        if not spatial:
+            return matrix
         centre = ops.reshape(matrix, (1,) * len(spatial) + (n_in, n_out))
         pads = [(k // 2, k - 1 - k // 2) for k in spatial] + [(0, 0)] * 2
         return ops.pad(centre, pads)
 
-    def _check_pairs(self, shape, n_in, n_out):
-        # A mirrored side needs at least one pair of units.
-        needs = []
-        if self.position in ("hidden", "last") and n_in < 2:
-            needs.append(f"in={n_in} >= 2 (or position='first')")
-        if self.position in ("hidden", "first") and n_out < 2:
-            needs.append(f"out={n_out} >= 2 (or position='last')")
-        if needs:
+    def _position_for(self, shape, n_in, n_out):
+        # One input unit cannot be a mirrored pair, so it is the network's
+        # input ("first"); one output unit is its output ("last").
+        if self.position == "hidden" and n_in == 1:
+            return "first"
+        if self.position == "hidden" and n_out == 1:
+            return "last"
+        if self.position == "last" and n_in == 1:
             raise ValueError(
-                f"Argument `shape` must have {' and '.join(needs)} for a "
-                f"looks-linear kernel with position={self.position!r}. "
+                "Argument `shape` must have in >= 2 for a looks-linear "
+                "kernel with position='last', which reads a mirrored pair; "
+                "use position='first' or 'hidden' for one input unit. "
                 f"Received: shape={shape}"
             )
+        return self.position
 
     def get_config(self):
         return {

@@ -224,14 +224,9 @@ def test_seeds_and_config():
             ["`shape`", "between 2 and 5", "(5,)"],
         ),
         (
-            lambda: LooksLinear()((8, 1)),
-            ValueError,
-            ["`shape`", "out=1 >= 2", "position='last'", "(8, 1)"],
-        ),
-        (
             lambda: LooksLinear(position="last")((1, 8)),
             ValueError,
-            ["`shape`", "in=1 >= 2", "position='first'", "(1, 8)"],
+            ["`shape`", "in >= 2", "position='first'", "(1, 8)"],
         ),
         (
             lambda: LooksLinear()((4, 4), dtype="int32"),
@@ -247,6 +242,43 @@ def test_bad_input(make, error, fragments):
         assert fragment in str(info.value)
 
 
-def test_odd_sizes_that_need_no_pair_are_allowed():
+def test_single_units_take_the_first_or_last_form():
     assert LooksLinear(position="first")((1, 8)).shape == (1, 8)
     assert LooksLinear(position="last")((8, 1)).shape == (8, 1)
+    for shape, position in [((1, 8), "first"), ((8, 1), "last")]:
+        np.testing.assert_array_equal(
+            LooksLinear(seed=2)(shape),
+            LooksLinear(position=position, seed=2)(shape),
+        )
+    # A grayscale image's first convolution: [A, -A] over the whole
+    # 3x3 patch, A with orthonormal columns.
+    w = np.asarray(LooksLinear(seed=3)((3, 3, 1, 8)), np.float64)
+    np.testing.assert_array_equal(w[..., 4:], -w[..., :4])
+    a = w[..., :4].reshape(9, 4)
+    np.testing.assert_allclose(a.T @ a, np.eye(4), atol=2e-6)
+
+
+def test_deep_grayscale_cnn_is_its_linear_network():
+    def build(act):
+        return keras.Sequential(
+            [keras.Input((8, 8, 1))]
+            + [
+                keras.layers.Conv2D(
+                    8,
+                    3,
+                    padding="same",
+                    activation=act,
+                    kernel_initializer=LooksLinear(seed=i),
+                )
+                for i in range(21)
+            ]
+        )
+
+    model = build("relu")
+    linear = _as_linear(model, build)
+    x = RNG.standard_normal((2, 8, 8, 1)).astype("float32")
+    y = np.asarray(model(x), np.float64)
+    # Mirrored output: read it through the pairing, as the next layer would.
+    z = y[..., :4] - y[..., 4:]
+    want = np.asarray(linear(x), np.float64)[..., :4] * 0.5**20
+    np.testing.assert_allclose(z, want, atol=2e-5 * np.abs(want).max())

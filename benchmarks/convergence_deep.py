@@ -1,0 +1,248 @@
+"""The deep-network grid of `convergence.py --deep`.
+
+Every row is one network, activation, optimizer, clipping setting and
+initializer, trained on the bundled digits for a few seeds. Rows run as
+independent tasks, longest first, in `--jobs` worker processes, each
+with its own TensorFlow limited to one thread per job so that workers
+do not fight over the cores.
+"""
+
+import concurrent.futures
+import multiprocessing
+import os
+
+import numpy as np
+
+from keras_initplus.experiments.catalogue import DEEP
+
+OURS_EPOCHS = 10
+BASELINE_EPOCHS = 30
+CLIP = 1.0
+DEFAULT = "keras_glorot_uniform"
+ACTIVATIONS = ("relu", "leaky_relu", "gelu", "tanh")
+
+
+def funnel(depth, wide=256, narrow=32):
+    """Widths shrinking geometrically, so that fan_in != fan_out."""
+    ratios = np.linspace(0.0, 1.0, depth)
+    return [int(round(wide * (narrow / wide) ** r)) for r in ratios]
+
+
+def _row(kind, depth, activation, shape, init, optimizer, clip, seeds, epochs):
+    label = (
+        f"cnn-{depth}-{activation}"
+        if kind == "cnn"
+        else f"mlp-{depth}-{activation}-{shape}"
+    )
+    return {
+        "label": label,
+        "kind": kind,
+        "depth": depth,
+        "activation": activation,
+        "shape": shape,
+        "init": init,
+        "optimizer": optimizer,
+        "clip": clip,
+        "seeds": seeds,
+        "epochs": epochs,
+    }
+
+
+def deep_rows(seeds=3, quick=False):
+    """The grid. Ours (`initializer_for(act, depth=L)`) with clipping on
+    every MLP configuration; fewer seeds where a run costs minutes."""
+    rows = []
+    depths = (100,) if quick else (50, 100, 300)
+    for depth in depths:
+        ours_seeds = seeds if depth == 100 else 1
+        for activation in ACTIVATIONS + ("tat",):
+            shapes = (
+                ("square",)
+                if activation == "tat"
+                else (
+                    "square",
+                    "funnel",
+                )
+            )
+            for shape in shapes:
+                for opt in ("sgd", "adam"):
+                    init = DEEP
+                    rows.append(
+                        _row(
+                            "mlp",
+                            depth,
+                            activation,
+                            shape,
+                            init,
+                            opt,
+                            CLIP,
+                            ours_seeds,
+                            OURS_EPOCHS,
+                        )
+                    )
+                    if depth == 100 and activation != "tat":
+                        # Without clipping, and Keras's default.
+                        rows.append(
+                            _row(
+                                "mlp",
+                                depth,
+                                activation,
+                                shape,
+                                init,
+                                opt,
+                                None,
+                                1,
+                                OURS_EPOCHS,
+                            )
+                        )
+                        if shape == "square":
+                            rows.append(
+                                _row(
+                                    "mlp",
+                                    depth,
+                                    activation,
+                                    shape,
+                                    DEFAULT,
+                                    opt,
+                                    CLIP,
+                                    1,
+                                    BASELINE_EPOCHS,
+                                )
+                            )
+    if not quick:
+        rows.append(
+            _row(
+                "mlp",
+                300,
+                "relu",
+                "square",
+                DEFAULT,
+                "sgd",
+                CLIP,
+                1,
+                BASELINE_EPOCHS,
+            )
+        )
+        rows.append(
+            _row(
+                "mlp", 1000, "relu", "square", DEEP, "sgd", CLIP, 1, OURS_EPOCHS
+            )
+        )
+    for opt in ("sgd", "adam"):
+        rows.append(
+            _row("cnn", 24, "relu", None, DEEP, opt, CLIP, seeds, OURS_EPOCHS)
+        )
+    rows.append(
+        _row("cnn", 24, "relu", None, DEFAULT, "sgd", CLIP, 1, BASELINE_EPOCHS)
+    )
+    return rows
+
+
+def _cost(row):
+    width = 64 if row["shape"] != "funnel" else 110
+    return (
+        row["depth"]
+        * width
+        * row["epochs"]
+        * (2 if row["optimizer"] == "adam" else 1)
+    )
+
+
+def _train(task):
+    """One (row, seed) run, in a worker process."""
+    row, seed, threads = task
+    if threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    from keras_initplus.experiments.data import load_digits
+    from keras_initplus.experiments.models import build_cnn, build_mlp
+    from keras_initplus.experiments.training import train_run
+
+    if row["kind"] == "cnn":
+        data = load_digits(seed=0, image=True)
+        model, lsuv = build_cnn(
+            (8, 8, 1),
+            10,
+            row["activation"],
+            row["init"],
+            seed,
+            depth=row["depth"],
+        )
+    else:
+        data = load_digits(seed=0)
+        depth = row["depth"]
+        widths = [64] * depth if row["shape"] == "square" else funnel(depth)
+        model, lsuv = build_mlp(
+            64, 10, widths, row["activation"], row["init"], seed
+        )
+    run = train_run(
+        model,
+        lsuv,
+        data,
+        epochs=row["epochs"],
+        seed=seed,
+        optimizer=row["optimizer"],
+        clip_norm=row["clip"],
+        health=False,
+    )
+    return run
+
+
+def key(row):
+    clip = "clip 1.0" if row["clip"] else "no clip"
+    return f"{row['label']} | {row['init']} | {row['optimizer']} | {clip}"
+
+
+def run_rows(rows, jobs, log):
+    """Runs every (row, seed); returns {key(row): [run, ...]}."""
+    tasks = [
+        (row, seed, 1 if jobs > 1 else 0)
+        for row in sorted(rows, key=_cost, reverse=True)
+        for seed in range(row["seeds"])
+    ]
+    results = {key(row): [None] * row["seeds"] for row in rows}
+    context = multiprocessing.get_context("spawn")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context
+    ) as pool:
+        futures = {pool.submit(_train, task): task for task in tasks}
+        for done, future in enumerate(
+            concurrent.futures.as_completed(futures), 1
+        ):
+            row, seed, _ = futures[future]
+            run = future.result()
+            results[key(row)][seed] = run
+            log(
+                f"[{done}/{len(tasks)}] {key(row)} seed {seed}: "
+                f"to 90% {run['epochs_to_target']}, final "
+                f"{run['final_accuracy']:.3f}, {run['seconds']:.0f} s"
+            )
+    return results
+
+
+def deep_table(rows, results, summarize):
+    lines = [
+        "| model | initializer | optimizer | clipping | seeds | epochs | "
+        "epochs to 90% (median) | final val acc (median) | "
+        "lowest final | diverged |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        runs = results[key(row)]
+        s = summarize(runs, row["epochs"])
+        lowest = min(r["final_accuracy"] for r in runs)
+        init = (
+            "initializer_for(depth)"
+            if row["init"] != DEFAULT
+            else "Keras default"
+        )
+        lines.append(
+            f"| {row['label']} | {init} | {row['optimizer']} | "
+            f"{'1.0' if row['clip'] else 'none'} | {len(runs)} | "
+            f"{row['epochs']} | {s['to_target']} | {s['final']:.3f} | "
+            f"{lowest:.3f} | {s['diverged']}/{len(runs)} |"
+        )
+    return "\n".join(lines)
