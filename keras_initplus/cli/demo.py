@@ -7,6 +7,10 @@ import sys
 import time
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "selu", "elu", "gelu")
+DEEP_DEPTH = 200
+# Test mode keeps a requested --depth (so that very deep graphs are
+# exercised) but trains part 3 on this many rows only.
+TEST_MODE_ROWS = 128
 TRAIN_INITS = (
     "keras_glorot_uniform",
     "keras_he_normal",
@@ -62,9 +66,23 @@ def add_demo_arguments(parser):
     )
     parser.add_argument(
         "--depth",
-        type=_bounded_int("depth", 1, 200),
+        type=_bounded_int("depth", 1, 2000),
+        default=None,
+        help="hidden layers of the deep plain MLP of part 3 (default: "
+        f"{DEEP_DEPTH}; 1,000 takes a few minutes)",
+    )
+    parser.add_argument(
+        "--compare-depth",
+        type=_bounded_int("compare-depth", 1, 200),
         default=20,
-        help="hidden layers of the MLP (default: %(default)s)",
+        help="hidden layers of the MLP that compares every initializer "
+        "in part 2 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--deep-epochs",
+        type=_bounded_int("deep-epochs", 1, 1000),
+        default=8,
+        help="training epochs of each part-3 run (default: %(default)s)",
     )
     parser.add_argument(
         "--width",
@@ -169,6 +187,10 @@ def run_demo(args, parser=None, stream=None):
        with GradientHealthCallback attached; prints epochs to the target
        accuracy, final accuracy and health warnings, and saves learning
        curves.
+    3. The headline: a plain MLP hundreds of layers deep (--depth, up to
+       2,000), trained under Keras's default initializer and under
+       initializer_for(activation, depth=...) with
+       GradientHealthCallback(clip_norm=1.0).
 
     Everything is written to --out.
     """
@@ -176,7 +198,10 @@ def run_demo(args, parser=None, stream=None):
     from keras_initplus.experiments.data import DataError, load_digits, load_npz
 
     if args.test_mode:
-        args.depth, args.width, args.epochs = min(args.depth, 4), 16, 2
+        args.compare_depth, args.width = min(args.compare_depth, 4), 16
+        args.epochs, args.deep_epochs = 2, 1
+        args.depth = args.depth or 8
+    args.depth = args.depth or DEEP_DEPTH
     try:
         data = (
             load_npz(args.data, seed=args.seed)
@@ -208,7 +233,7 @@ def run_demo(args, parser=None, stream=None):
     n_classes = int(max(y_train.max(), y_val.max())) + 1
     source = args.data or "scikit-learn digits"
     print(
-        f"\n== 2. Training a {args.depth}-layer {args.activation} MLP "
+        f"\n== 2. Training a {args.compare_depth}-layer {args.activation} MLP "
         f"(width {args.width}) on {source}: {len(x_train)} train, "
         f"{len(x_val)} validation, {args.epochs} epochs, SGD lr {args.lr} "
         f"momentum 0.9, target val acc {args.target}",
@@ -219,7 +244,7 @@ def run_demo(args, parser=None, stream=None):
         model, needs_lsuv = build_mlp(
             x_train.shape[1],
             n_classes,
-            [args.width] * args.depth,
+            [args.width] * args.compare_depth,
             args.activation,
             name,
             args.seed,
@@ -239,7 +264,41 @@ def run_demo(args, parser=None, stream=None):
     curves = _plot_curves(
         results,
         os.path.join(args.out, "learning_curves.png"),
-        f"{args.depth}-layer {args.activation} MLP on {source}",
+        f"{args.compare_depth}-layer {args.activation} MLP on {source}",
+    )
+    print(f"learning curves: {curves}", file=stream)
+
+    from keras_initplus.experiments.deep import run_deep
+
+    deep_data = data
+    if args.test_mode:
+        deep_data = (x_train[:TEST_MODE_ROWS], y_train[:TEST_MODE_ROWS])
+        deep_data += (x_val, y_val)
+    print(
+        f"\n== 3. A {args.depth}-layer plain {args.activation} MLP (width "
+        f"{args.width}, no normalization, no shortcuts): Keras's default "
+        f"against initializer_for({args.activation!r}, depth={args.depth}) "
+        "with GradientHealthCallback(clip_norm=1.0); "
+        f"{args.deep_epochs} epochs, SGD lr {args.lr} momentum 0.9",
+        file=stream,
+    )
+    deep = run_deep(
+        deep_data,
+        depth=args.depth,
+        width=args.width,
+        activation=args.activation,
+        epochs=args.deep_epochs,
+        seed=args.seed,
+        target=args.target,
+        learning_rate=args.lr,
+        stream=stream,
+    )
+    deep_table = _results_table(deep, args.deep_epochs)
+    print("\n" + deep_table, file=stream)
+    deep_curves = _plot_curves(
+        deep,
+        os.path.join(args.out, "deep_curves.png"),
+        f"{args.depth}-layer plain {args.activation} MLP on {source}",
     )
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(
@@ -247,14 +306,15 @@ def run_demo(args, parser=None, stream=None):
                 "args": {k: v for k, v in vars(args).items() if k != "command"},
                 "classic": {n: r.to_dict() for n, r in reports.items()},
                 "training": results,
+                "deep": deep,
             },
             f,
             indent=1,
         )
     with open(os.path.join(args.out, "results.txt"), "w") as f:
-        f.write(classic_table(reports) + "\n\n" + table + "\n")
+        f.write("\n\n".join([classic_table(reports), table, deep_table]) + "\n")
     print(
-        f"learning curves: {curves}\nall results in {args.out}/ "
+        f"deep curves: {deep_curves}\nall results in {args.out}/ "
         f"({time.perf_counter() - start:.0f} s)",
         file=stream,
     )

@@ -20,7 +20,12 @@ def _error(capsys, argv):
 @pytest.mark.parametrize(
     "argv,fragments",
     [
-        (["demo", "--depth", "0"], ["--depth", "from 1 to 200", "0"]),
+        (["demo", "--depth", "0"], ["--depth", "from 1 to 2000", "0"]),
+        (
+            ["demo", "--compare-depth", "201"],
+            ["--compare-depth", "from 1 to 200", "201"],
+        ),
+        (["demo", "--deep-epochs", "0"], ["--deep-epochs", "0"]),
         (["demo", "--depth", "ten"], ["--depth", "'ten'"]),
         (["demo", "--epochs", "-3"], ["--epochs", "-3"]),
         (["demo", "--lr", "0"], ["--lr", "'0'"]),
@@ -76,7 +81,15 @@ def test_help_describes_the_demo(capsys):
         main(["demo", "--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    for word in ("--depth", "--data", "classic", "digits", "--test-mode"):
+    for word in (
+        "--depth",
+        "--compare-depth",
+        "--data",
+        "classic",
+        "digits",
+        "--test-mode",
+        "initializer_for",
+    ):
         assert word in out
 
 
@@ -115,6 +128,11 @@ def test_demo_runs_end_to_end_in_test_mode(tmp_path):
     assert len(results["training"]) == 8
     for run in results["training"].values():
         assert len(run["val_accuracy"]) == 2
+    assert list(results["deep"]) == ["keras_default", "initializer_for_depth"]
+    for run in results["deep"].values():
+        assert len(run["val_accuracy"]) == 1
+    assert (out / "deep_curves.png").stat().st_size > 0
+    assert "== 3. A 8-layer plain relu MLP" in proc.stdout
     assert "epochs to target" in proc.stdout
     assert "0.01 N(0,1)" in proc.stdout
 
@@ -130,3 +148,31 @@ def test_user_npz_is_used(tmp_path):
     assert x_tr.shape == (120, 5) and x_va.shape == (30, 5)
     np.testing.assert_allclose(x_tr.mean(axis=0), 0, atol=1e-5)
     np.testing.assert_array_equal(y_va, y[:30])
+
+
+@pytest.mark.slow
+def test_demo_at_depth_1000_never_hits_the_recursion_limit(tmp_path):
+    # Keras's functional graph recurses a few frames per layer; without
+    # room on the stack a 1,000-layer Sequential raises RecursionError.
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "keras_initplus",
+            "demo",
+            "--test-mode",
+            "--depth",
+            "1000",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=env,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "RecursionError" not in proc.stderr
+    assert "== 3. A 1000-layer plain relu MLP" in proc.stdout
