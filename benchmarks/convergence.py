@@ -33,7 +33,14 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
-from convergence_deep import deep_rows, deep_table, key, run_rows  # noqa: E402
+from convergence_deep import (  # noqa: E402
+    adam_by_depth_rows,
+    deep_rows,
+    deep_table,
+    key,
+    optimizer_label,
+    run_rows,
+)
 
 from keras_initplus.experiments.catalogue import (  # noqa: E402
     KERAS_BASELINES,
@@ -210,6 +217,11 @@ def main(argv=None):
         "depth 100 only)",
     )
     parser.add_argument(
+        "--adam-by-depth",
+        action="store_true",
+        help="with --deep: only the rows with Adam at lr 0.03 / depth",
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
         default=1,
@@ -258,7 +270,10 @@ def main_deep(args):
         "momentum 0.9 or Adam lr 1e-3, batch 64",
         flush=True,
     )
-    rows = deep_rows(args.seeds, quick=args.quick)
+    if args.adam_by_depth:
+        rows, name = adam_by_depth_rows(args.seeds), "convergence_deep_adam"
+    else:
+        rows, name = deep_rows(args.seeds, quick=args.quick), "convergence_deep"
     start = time.perf_counter()
     results = run_rows(
         rows,
@@ -269,19 +284,19 @@ def main_deep(args):
     )
     md = deep_table(rows, results, summarize)
     print(md)
-    with open(os.path.join(args.out, "convergence_deep.md"), "w") as f:
+    with open(os.path.join(args.out, name + ".md"), "w") as f:
         f.write(md + "\n")
-    with open(os.path.join(args.out, "convergence_deep.json"), "w") as f:
+    with open(os.path.join(args.out, name + ".json"), "w") as f:
         json.dump({"rows": rows, "results": results}, f)
     by_label = {}
     for row in rows:
-        name = (
+        curve = (
             f"{'keras' if row['init'].startswith('keras') else 'ours'} "
-            f"{row['optimizer']} {'clip' if row['clip'] else 'no clip'}"
+            f"{optimizer_label(row)} {'clip' if row['clip'] else 'no clip'}"
         )
-        by_label.setdefault(row["label"], {})[name] = results[key(row)]
-    plot(by_label, os.path.join(args.out, "convergence_deep.png"))
-    print(f"wrote {args.out}/convergence_deep.md, .json, .png")
+        by_label.setdefault(row["label"], {})[curve] = results[key(row)]
+    plot(by_label, os.path.join(args.out, name + ".png"))
+    print(f"wrote {args.out}/{name}.md, .json, .png")
 
 
 if __name__ == "__main__":

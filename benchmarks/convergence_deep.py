@@ -20,6 +20,7 @@ BASELINE_EPOCHS = 30
 CLIP = 1.0
 DEFAULT = "keras_glorot_uniform"
 ACTIVATIONS = ("relu", "leaky_relu", "gelu", "tanh")
+SHAPES = ("square", "funnel")
 
 
 def funnel(depth, wide=256, narrow=32):
@@ -28,7 +29,24 @@ def funnel(depth, wide=256, narrow=32):
     return [int(round(wide * (narrow / wide) ** r)) for r in ratios]
 
 
-def _row(kind, depth, activation, shape, init, optimizer, clip, seeds, epochs):
+# Adam's step moves every weight by about its learning rate whatever the
+# gradient's scale, so the change of a product of L layers per step grows
+# with L; these rows scale the learning rate as 1/L to undo that.
+ADAM_LR_TIMES_DEPTH = 0.03
+
+
+def _row(
+    kind,
+    depth,
+    activation,
+    shape,
+    init,
+    optimizer,
+    clip,
+    seeds,
+    epochs,
+    learning_rate=None,
+):
     label = (
         f"cnn-{depth}-{activation}"
         if kind == "cnn"
@@ -45,7 +63,32 @@ def _row(kind, depth, activation, shape, init, optimizer, clip, seeds, epochs):
         "clip": clip,
         "seeds": seeds,
         "epochs": epochs,
+        "learning_rate": learning_rate,
     }
+
+
+def adam_by_depth_rows(seeds=3):
+    """Adam at lr 0.03 / depth, ours with clipping, depth 100 and 300."""
+    rows = []
+    for depth in (100, 300):
+        for activation in ACTIVATIONS + ("tat",):
+            shapes = ("square",) if activation == "tat" else SHAPES
+            for shape in shapes:
+                rows.append(
+                    _row(
+                        "mlp",
+                        depth,
+                        activation,
+                        shape,
+                        DEEP,
+                        "adam",
+                        CLIP,
+                        seeds if depth == 100 else 1,
+                        OURS_EPOCHS,
+                        ADAM_LR_TIMES_DEPTH / depth,
+                    )
+                )
+    return rows
 
 
 def deep_rows(seeds=3, quick=False):
@@ -184,15 +227,21 @@ def _train(task):
         epochs=row["epochs"],
         seed=seed,
         optimizer=row["optimizer"],
+        learning_rate=row.get("learning_rate"),
         clip_norm=row["clip"],
         health=False,
     )
     return run
 
 
+def optimizer_label(row):
+    lr = row.get("learning_rate")
+    return row["optimizer"] + (f" lr {lr:.2g}" if lr else "")
+
+
 def key(row):
     clip = "clip 1.0" if row["clip"] else "no clip"
-    return f"{row['label']} | {row['init']} | {row['optimizer']} | {clip}"
+    return f"{row['label']} | {row['init']} | {optimizer_label(row)} | {clip}"
 
 
 def run_rows(rows, jobs, log):
@@ -240,7 +289,7 @@ def deep_table(rows, results, summarize):
             else "Keras default"
         )
         lines.append(
-            f"| {row['label']} | {init} | {row['optimizer']} | "
+            f"| {row['label']} | {init} | {optimizer_label(row)} | "
             f"{'1.0' if row['clip'] else 'none'} | {len(runs)} | "
             f"{row['epochs']} | {s['to_target']} | {s['final']:.3f} | "
             f"{lowest:.3f} | {s['diverged']}/{len(runs)} |"
