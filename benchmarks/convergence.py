@@ -34,7 +34,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 from convergence_deep import (  # noqa: E402
-    adam_by_depth_rows,
     deep_rows,
     deep_table,
     key,
@@ -213,13 +212,8 @@ def main(argv=None):
     parser.add_argument(
         "--deep",
         action="store_true",
-        help="deep plain networks, 50 to 1,000 layers (with --quick: "
-        "depth 100 only)",
-    )
-    parser.add_argument(
-        "--adam-by-depth",
-        action="store_true",
-        help="with --deep: only the rows with Adam at lr 0.03 / depth",
+        help="deep plain networks, 100 to 1,000 layers; resumes from "
+        "OUT/convergence_deep_progress.jsonl",
     )
     parser.add_argument(
         "--jobs",
@@ -265,15 +259,12 @@ def main_deep(args):
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"python {sys.version.split()[0]}, keras {keras.__version__}, "
-        f"backend {keras.backend.backend()}; mode deep"
-        f"{' quick' if args.quick else ''}, {args.jobs} jobs; SGD lr 0.01 "
+        f"backend {keras.backend.backend()}; mode deep, "
+        f"{args.jobs} jobs; SGD lr 0.01 "
         "momentum 0.9 or Adam lr 1e-3, batch 64",
         flush=True,
     )
-    if args.adam_by_depth:
-        rows, name = adam_by_depth_rows(args.seeds), "convergence_deep_adam"
-    else:
-        rows, name = deep_rows(args.seeds, quick=args.quick), "convergence_deep"
+    rows, name = deep_rows(args.seeds), "convergence_deep"
     start = time.perf_counter()
     results = run_rows(
         rows,
@@ -281,6 +272,7 @@ def main_deep(args):
         lambda line: print(
             f"{time.perf_counter() - start:6.0f}s {line}", flush=True
         ),
+        os.path.join(args.out, name + "_progress.jsonl"),
     )
     md = deep_table(rows, results, summarize)
     print(md)

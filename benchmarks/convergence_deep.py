@@ -8,6 +8,7 @@ do not fight over the cores.
 """
 
 import concurrent.futures
+import json
 import multiprocessing
 import os
 
@@ -67,110 +68,54 @@ def _row(
     }
 
 
-def adam_by_depth_rows(seeds=3):
-    """Adam at lr 0.03 / depth, ours with clipping, depth 100 and 300."""
-    rows = []
-    for depth in (100, 300):
-        for activation in ACTIVATIONS + ("tat",):
-            shapes = ("square",) if activation == "tat" else SHAPES
-            for shape in shapes:
-                rows.append(
-                    _row(
-                        "mlp",
-                        depth,
-                        activation,
-                        shape,
-                        DEEP,
-                        "adam",
-                        CLIP,
-                        seeds if depth == 100 else 1,
-                        OURS_EPOCHS,
-                        ADAM_LR_TIMES_DEPTH / depth,
-                    )
-                )
-    return rows
+def _mlp(
+    depth,
+    act,
+    shape,
+    init=DEEP,
+    opt="sgd",
+    clip=CLIP,
+    seeds=1,
+    epochs=OURS_EPOCHS,
+    lr=None,
+):
+    return _row("mlp", depth, act, shape, init, opt, clip, seeds, epochs, lr)
 
 
-def deep_rows(seeds=3, quick=False):
-    """The grid. Ours (`initializer_for(act, depth=L)`) with clipping on
-    every MLP configuration; fewer seeds where a run costs minutes."""
+def _configs(activations=ACTIVATIONS):
+    for act in activations:
+        for shape in SHAPES:
+            yield act, shape
+    yield "tat", "square"
+
+
+def deep_rows(seeds=3):
+    """The grid: `initializer_for(act, depth=L)` with clipping on every
+    MLP configuration at depth 100 (SGD, `seeds` seeds) and 300 (one
+    seed, where a run costs minutes), Adam at 1e-3 and at 0.03 / depth,
+    runs without clipping, Keras's default, 1,000 layers, and the CNN."""
     rows = []
-    depths = (100,) if quick else (50, 100, 300)
-    for depth in depths:
-        ours_seeds = seeds if depth == 100 else 1
-        for activation in ACTIVATIONS + ("tat",):
-            shapes = (
-                ("square",)
-                if activation == "tat"
-                else (
-                    "square",
-                    "funnel",
-                )
-            )
-            for shape in shapes:
-                for opt in ("sgd", "adam"):
-                    init = DEEP
-                    rows.append(
-                        _row(
-                            "mlp",
-                            depth,
-                            activation,
-                            shape,
-                            init,
-                            opt,
-                            CLIP,
-                            ours_seeds,
-                            OURS_EPOCHS,
-                        )
-                    )
-                    if depth == 100 and activation != "tat":
-                        # Without clipping, and Keras's default.
-                        rows.append(
-                            _row(
-                                "mlp",
-                                depth,
-                                activation,
-                                shape,
-                                init,
-                                opt,
-                                None,
-                                1,
-                                OURS_EPOCHS,
-                            )
-                        )
-                        if shape == "square":
-                            rows.append(
-                                _row(
-                                    "mlp",
-                                    depth,
-                                    activation,
-                                    shape,
-                                    DEFAULT,
-                                    opt,
-                                    CLIP,
-                                    1,
-                                    BASELINE_EPOCHS,
-                                )
-                            )
-    if not quick:
+    for act, shape in _configs():
+        rows.append(_mlp(100, act, shape, seeds=seeds))
+        rows.append(_mlp(100, act, shape, opt="adam"))
         rows.append(
-            _row(
-                "mlp",
-                300,
-                "relu",
-                "square",
-                DEFAULT,
-                "sgd",
-                CLIP,
-                1,
-                BASELINE_EPOCHS,
-            )
+            _mlp(100, act, shape, opt="adam", lr=ADAM_LR_TIMES_DEPTH / 100)
         )
+        rows.append(_mlp(300, act, shape))
+        rows.append(_mlp(300, act, shape, opt="adam"))
         rows.append(
-            _row(
-                "mlp", 1000, "relu", "square", DEEP, "sgd", CLIP, 1, OURS_EPOCHS
-            )
+            _mlp(300, act, shape, opt="adam", lr=ADAM_LR_TIMES_DEPTH / 300)
         )
+    for act in ACTIVATIONS:
+        rows.append(_mlp(100, act, "square", clip=None))
+        rows.append(
+            _mlp(100, act, "square", DEFAULT, "adam", epochs=BASELINE_EPOCHS)
+        )
+    rows.append(_mlp(100, "relu", "funnel", opt="adam", clip=None))
+    for act in ("relu", "tanh"):
+        rows.append(_mlp(100, act, "square", DEFAULT, epochs=BASELINE_EPOCHS))
+    rows.append(_mlp(300, "relu", "square", DEFAULT, epochs=BASELINE_EPOCHS))
+    rows.append(_mlp(1000, "relu", "square"))
     for opt in ("sgd", "adam"):
         rows.append(
             _row("cnn", 24, "relu", None, DEEP, opt, CLIP, seeds, OURS_EPOCHS)
@@ -244,14 +189,32 @@ def key(row):
     return f"{row['label']} | {row['init']} | {optimizer_label(row)} | {clip}"
 
 
-def run_rows(rows, jobs, log):
-    """Runs every (row, seed); returns {key(row): [run, ...]}."""
+def load_progress(path):
+    """{(key, seed): run} from a progress file, one JSON run per line."""
+    done = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                entry = json.loads(line)
+                done[(entry["key"], entry["seed"])] = entry["run"]
+    return done
+
+
+def run_rows(rows, jobs, log, progress_path):
+    """Runs every (row, seed) not already in `progress_path`, appending
+    each finished run there, so an interrupted grid resumes where it
+    stopped; returns {key(row): [run, ...]}."""
+    done = load_progress(progress_path)
+    results = {
+        key(row): [done.get((key(row), s)) for s in range(row["seeds"])]
+        for row in rows
+    }
     tasks = [
         (row, seed, 1 if jobs > 1 else 0)
         for row in sorted(rows, key=_cost, reverse=True)
         for seed in range(row["seeds"])
+        if (key(row), seed) not in done
     ]
-    results = {key(row): [None] * row["seeds"] for row in rows}
     context = multiprocessing.get_context("spawn")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with concurrent.futures.ProcessPoolExecutor(
@@ -264,6 +227,9 @@ def run_rows(rows, jobs, log):
             row, seed, _ = futures[future]
             run = future.result()
             results[key(row)][seed] = run
+            with open(progress_path, "a") as f:
+                entry = {"key": key(row), "seed": seed, "run": run}
+                f.write(json.dumps(entry) + "\n")
             log(
                 f"[{done}/{len(tasks)}] {key(row)} seed {seed}: "
                 f"to 90% {run['epochs_to_target']}, final "
