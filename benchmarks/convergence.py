@@ -173,11 +173,14 @@ def plot(results, path):
     )
     for ax, label in zip(axes.ravel(), labels):
         for i, (init, runs) in enumerate(results[label].items()):
+            # Runs whose curve is shorter (diverged, or recorded without
+            # curves) are left out of the median curve.
+            longest = max(len(r["val_accuracy"]) for r in runs)
             curves = np.array(
                 [
                     r["val_accuracy"]
                     for r in runs
-                    if len(r["val_accuracy"]) == len(runs[0]["val_accuracy"])
+                    if longest and len(r["val_accuracy"]) == longest
                 ]
             )
             if not len(curves):

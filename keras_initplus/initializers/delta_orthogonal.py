@@ -9,6 +9,15 @@ from keras_initplus.initializers.seeded import SeededInitializer
 from keras_initplus.initializers.validation import check_dtype, check_shape
 
 
+def centre_tap_kernel(matrix, spatial):
+    """A `(*spatial, in, out)` kernel, zero but for `matrix` at the centre
+    tap (index `k // 2` along each spatial axis)."""
+    n_in, n_out = matrix.shape
+    centre = ops.reshape(matrix, (1,) * len(spatial) + (n_in, n_out))
+    pads = [(k // 2, k - 1 - k // 2) for k in spatial] + [(0, 0)] * 2
+    return ops.pad(centre, pads)
+
+
 @keras.saving.register_keras_serializable(package="keras_initplus")
 class DeltaOrthogonal(SeededInitializer):
     """Convolution kernel that is zero except for an orthogonal centre tap.
@@ -61,10 +70,7 @@ class DeltaOrthogonal(SeededInitializer):
         centre = haar_orthonormal(
             in_ch, out_ch, self._call_seed(), dtype, scale=self._gain_value
         )
-        spatial = shape[:-2]
-        centre = ops.reshape(centre, (1,) * len(spatial) + (in_ch, out_ch))
-        pads = [(k // 2, k - 1 - k // 2) for k in spatial] + [(0, 0)] * 2
-        return ops.pad(centre, pads)
+        return centre_tap_kernel(centre, shape[:-2])
 
     def get_config(self):
         return {"gain": self.gain, **super().get_config()}

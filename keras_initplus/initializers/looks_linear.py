@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from keras_initplus.initializers.delta_orthogonal import centre_tap_kernel
 from keras_initplus.initializers.gain import resolve_gain
 from keras_initplus.initializers.orthonormal import haar_orthonormal
 from keras_initplus.initializers.seeded import SeededInitializer
@@ -144,11 +145,7 @@ class LooksLinear(SeededInitializer):
         matrix = mirrored_matrix(
             n_in, n_out, position, self._call_seed(), dtype, self._gain
         )
-        if not spatial:
-            return matrix
-        centre = ops.reshape(matrix, (1,) * len(spatial) + (n_in, n_out))
-        pads = [(k // 2, k - 1 - k // 2) for k in spatial] + [(0, 0)] * 2
-        return ops.pad(centre, pads)
+        return centre_tap_kernel(matrix, spatial) if spatial else matrix
 
     def _position_for(self, shape, n_in, n_out):
         # One input unit cannot be a mirrored pair, so it is the network's
