@@ -53,3 +53,23 @@ def run_fresh(code, timeout=300):
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return proc.stdout
+
+
+def assert_keras_file_loads(model, x, tmp_path, check=""):
+    """Saves `model` to a .keras file, loads it in a fresh process that
+    imports keras_initplus, and checks its predictions on `x` equal the
+    original's. `check` is more code run there, with the loaded model
+    as `m`; it may print. Returns the child's stdout."""
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", np.asarray(model(x)))
+    code = f"""
+import keras, numpy as np
+import keras_initplus
+m = keras.saving.load_model({path!r})
+y = np.asarray(m(np.load({str(tmp_path / "x.npy")!r})))
+np.testing.assert_allclose(y, np.load({str(tmp_path / "y.npy")!r}),
+                           rtol=1e-6, atol=1e-7)
+"""
+    return run_fresh(code + textwrap.dedent(check))

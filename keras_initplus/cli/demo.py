@@ -175,6 +175,13 @@ def _plot_curves(results, path, title):
     return path
 
 
+def _report(results, epochs, path, title, stream):
+    """Prints the results table, saves the curves; returns both."""
+    table = _results_table(results, epochs)
+    print("\n" + table, file=stream)
+    return table, _plot_curves(results, path, title)
+
+
 def run_demo(args, parser=None, stream=None):
     """Shows what initialization does, then trains a deep MLP with each.
 
@@ -259,12 +266,12 @@ def run_demo(args, parser=None, stream=None):
             seed=args.seed,
             progress=EpochProgress(name, args.epochs, stream),
         )
-    table = _results_table(results, args.epochs)
-    print("\n" + table, file=stream)
-    curves = _plot_curves(
+    table, curves = _report(
         results,
+        args.epochs,
         os.path.join(args.out, "learning_curves.png"),
         f"{args.compare_depth}-layer {args.activation} MLP on {source}",
+        stream,
     )
     print(f"learning curves: {curves}", file=stream)
 
@@ -293,12 +300,12 @@ def run_demo(args, parser=None, stream=None):
         learning_rate=args.lr,
         stream=stream,
     )
-    deep_table = _results_table(deep, args.deep_epochs)
-    print("\n" + deep_table, file=stream)
-    deep_curves = _plot_curves(
+    deep_table, deep_curves = _report(
         deep,
+        args.deep_epochs,
         os.path.join(args.out, "deep_curves.png"),
         f"{args.depth}-layer plain {args.activation} MLP on {source}",
+        stream,
     )
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(

@@ -12,7 +12,7 @@ from keras_initplus.activations import (
     network_c_map_at_zero,
     tat_negative_slope,
 )
-from tests.helpers import assert_config_roundtrip, run_fresh
+from tests.helpers import assert_config_roundtrip, assert_keras_file_loads
 
 
 def _phi(z, slope):
@@ -120,25 +120,18 @@ def test_config_and_keras_file_in_a_fresh_process(tmp_path):
         ]
     )
     x = np.random.default_rng(2).standard_normal((3, 6)).astype("float32")
-    path = str(tmp_path / "tat.keras")
-    model.save(path)
-    np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "y.npy", np.asarray(model(x)))
-    out = run_fresh(
-        f"""
-        import keras, numpy as np
-        import keras_initplus
-        m = keras.saving.load_model({path!r})
+    out = assert_keras_file_loads(
+        model,
+        x,
+        tmp_path,
+        """
         act = m.layers[0].activation
         assert type(act).__name__ == "TailoredLeakyReLU", act
         assert (act.depth, act.eta) == (30, 0.8), act
         init = m.layers[1].kernel_initializer
         assert type(init).__name__ == "LooksLinear", init
-        y = np.asarray(m(np.load({str(tmp_path / "x.npy")!r})))
-        np.testing.assert_allclose(
-            y, np.load({str(tmp_path / "y.npy")!r}), rtol=1e-6)
         print("OK", act.negative_slope)
-        """
+        """,
     )
     assert f"OK {act.negative_slope}" in out
 

@@ -93,26 +93,25 @@ def test_help_describes_the_demo(capsys):
         assert word in out
 
 
-def test_demo_runs_end_to_end_in_test_mode(tmp_path):
-    out = tmp_path / "out"
+def _run_demo(out, *flags, timeout=600):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "keras_initplus",
-            "demo",
-            "--test-mode",
-            "--out",
-            str(out),
-        ],
+        [sys.executable, "-m", "keras_initplus", "demo", "--test-mode"]
+        + list(flags)
+        + ["--out", str(out)],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         env=env,
         cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def test_demo_runs_end_to_end_in_test_mode(tmp_path):
+    out = tmp_path / "out"
+    proc = _run_demo(out)
     for name in (
         "classic_hist.png",
         "learning_curves.png",
@@ -154,25 +153,6 @@ def test_user_npz_is_used(tmp_path):
 def test_demo_at_depth_1000_never_hits_the_recursion_limit(tmp_path):
     # Keras's functional graph recurses a few frames per layer; without
     # room on the stack a 1,000-layer Sequential raises RecursionError.
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "keras_initplus",
-            "demo",
-            "--test-mode",
-            "--depth",
-            "1000",
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        env=env,
-        cwd=REPO,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = _run_demo(tmp_path, "--depth", "1000", timeout=1800)
     assert "RecursionError" not in proc.stderr
     assert "== 3. A 1000-layer plain relu MLP" in proc.stdout
