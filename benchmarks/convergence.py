@@ -215,7 +215,7 @@ def main(argv=None):
     parser.add_argument(
         "--deep",
         action="store_true",
-        help="deep plain networks, 100 to 1,000 layers; resumes from "
+        help="deep plain networks, 50 to 1,000 layers; resumes from "
         "OUT/convergence_deep_progress.jsonl",
     )
     parser.add_argument(
