@@ -49,6 +49,7 @@ from keras_initplus.experiments.data import load_digits  # noqa: E402
 from keras_initplus.experiments.models import (  # noqa: E402
     build_cnn,
     build_mlp,
+    funnel,
 )
 from keras_initplus.experiments.training import (  # noqa: E402
     median_or_none,
@@ -56,12 +57,6 @@ from keras_initplus.experiments.training import (  # noqa: E402
 )
 
 INITS = KERAS_BASELINES + OURS
-
-
-def funnel(depth, wide=256, narrow=32):
-    """Widths shrinking geometrically, so that fan_in != fan_out."""
-    ratios = np.linspace(0.0, 1.0, depth)
-    return [int(round(wide * (narrow / wide) ** r)) for r in ratios]
 
 
 def configs(quick):

@@ -12,8 +12,6 @@ import json
 import multiprocessing
 import os
 
-import numpy as np
-
 from keras_initplus.experiments.catalogue import DEEP
 
 # Long enough past the 5-epoch goal to see whether a run that got to 90%
@@ -26,12 +24,6 @@ CLIP = 1.0
 DEFAULT = "keras_glorot_uniform"
 ACTIVATIONS = ("relu", "leaky_relu", "gelu", "tanh")
 SHAPES = ("square", "funnel")
-
-
-def funnel(depth, wide=256, narrow=32):
-    """Widths shrinking geometrically, so that fan_in != fan_out."""
-    ratios = np.linspace(0.0, 1.0, depth)
-    return [int(round(wide * (narrow / wide) ** r)) for r in ratios]
 
 
 # Adam's step moves every weight by about its learning rate whatever the
@@ -148,7 +140,11 @@ def _train(task):
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     from keras_initplus.experiments.data import load_digits
-    from keras_initplus.experiments.models import build_cnn, build_mlp
+    from keras_initplus.experiments.models import (
+        build_cnn,
+        build_mlp,
+        funnel,
+    )
     from keras_initplus.experiments.training import train_run
 
     if row["kind"] == "cnn":

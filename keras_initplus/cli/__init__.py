@@ -3,6 +3,7 @@
 import argparse
 import sys
 
+from keras_initplus import __version__
 from keras_initplus.cli.demo import add_demo_arguments, run_demo
 
 
@@ -10,6 +11,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="keras-initplus",
         description="Weight initialization and gradient health for Keras 3.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = commands.add_parser(

@@ -88,7 +88,8 @@ def add_demo_arguments(parser):
         "--width",
         type=_bounded_int("width", 1, 4096),
         default=64,
-        help="units per hidden layer (default: %(default)s)",
+        help="units per hidden layer of part 3; part 2's funnel narrows "
+        "from 4x to 1/2x this (default: %(default)s)",
     )
     parser.add_argument(
         "--activation",
@@ -227,7 +228,7 @@ def run_demo(args, parser=None, stream=None):
         plot_classic,
         run_classic,
     )
-    from keras_initplus.experiments.models import build_mlp
+    from keras_initplus.experiments.models import build_mlp, funnel
     from keras_initplus.experiments.training import EpochProgress, train_run
 
     print("== 1. Classic experiment: activation std per layer", file=stream)
@@ -239,9 +240,12 @@ def run_demo(args, parser=None, stream=None):
     x_train, y_train, x_val, y_val = data
     n_classes = int(max(y_train.max(), y_val.max())) + 1
     source = args.data or "scikit-learn digits"
+    # A funnel, so that fan_in != fan_out and the fan modes differ.
+    widths = funnel(args.compare_depth, 4 * args.width, max(1, args.width // 2))
     print(
-        f"\n== 2. Training a {args.compare_depth}-layer {args.activation} MLP "
-        f"(width {args.width}) on {source}: {len(x_train)} train, "
+        f"\n== 2. Training a {args.compare_depth}-layer {args.activation} "
+        f"funnel MLP (widths {widths[0]} to {widths[-1]}) on {source}: "
+        f"{len(x_train)} train, "
         f"{len(x_val)} validation, {args.epochs} epochs, SGD lr {args.lr} "
         f"momentum 0.9, target val acc {args.target}",
         file=stream,
@@ -251,7 +255,7 @@ def run_demo(args, parser=None, stream=None):
         model, needs_lsuv = build_mlp(
             x_train.shape[1],
             n_classes,
-            [args.width] * args.compare_depth,
+            widths,
             args.activation,
             name,
             args.seed,
@@ -270,7 +274,7 @@ def run_demo(args, parser=None, stream=None):
         results,
         args.epochs,
         os.path.join(args.out, "learning_curves.png"),
-        f"{args.compare_depth}-layer {args.activation} MLP on {source}",
+        f"{args.compare_depth}-layer {args.activation} funnel MLP on {source}",
         stream,
     )
     print(f"learning curves: {curves}", file=stream)

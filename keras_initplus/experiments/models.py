@@ -1,6 +1,7 @@
 """Model builders shared by the demo and the benchmark."""
 
 import keras
+import numpy as np
 
 from keras_initplus.activations import TailoredLeakyReLU
 from keras_initplus.experiments.catalogue import make_initializer
@@ -9,6 +10,13 @@ from keras_initplus.experiments.recursion import recursion_room
 # The activation name that stands for TAT's leaky ReLU tailored to the
 # model's depth.
 TAILORED = "tat"
+
+
+def funnel(depth, wide=256, narrow=32):
+    """`depth` widths narrowing geometrically from `wide` to `narrow`, so
+    that fan_in != fan_out in every layer."""
+    ratios = np.linspace(0.0, 1.0, depth)
+    return [int(round(wide * (narrow / wide) ** r)) for r in ratios]
 
 
 def _seeded(name, activation, seed, index, depth):
