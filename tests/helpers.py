@@ -12,6 +12,12 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def read_repo_file(*parts):
+    """The text of a file of the repository, by path parts from its root."""
+    with open(os.path.join(REPO, *parts)) as f:
+        return f.read()
+
+
 def assert_config_roundtrip(obj):
     """get_config/from_config and JSON serialization give an equal object.
 

@@ -2,6 +2,8 @@
 (alpha 0.25, 32x32 inputs, weights=None), with depthwise and pointwise
 convolutions, BatchNormalization and ReLU6."""
 
+import itertools
+
 import keras
 import numpy as np
 import pytest
@@ -31,7 +33,7 @@ def x():
 
 def _with_initializer(model, make):
     """`model` rebuilt with `make(i)` as every kernel's initializer."""
-    counter = iter(range(10**6))
+    counter = itertools.count()
 
     def clone(layer):
         config = layer.get_config()

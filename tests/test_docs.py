@@ -12,7 +12,7 @@ import shlex
 
 import pytest
 
-from tests.helpers import REPO, run_fresh
+from tests.helpers import REPO, read_repo_file, run_fresh
 
 BLOCK = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 PAGES = ["README.md"] + sorted(
@@ -22,8 +22,7 @@ PAGES = ["README.md"] + sorted(
 
 
 def blocks(page, language):
-    with open(os.path.join(REPO, page)) as f:
-        text = f.read()
+    text = read_repo_file(page)
     return [code for lang, code in BLOCK.findall(text) if lang == language]
 
 
@@ -58,9 +57,7 @@ def _command_is_tested(line):
     if words[0] == "python" and words[1].startswith(
         ("examples/", "benchmarks/")
     ):
-        script = os.path.join(REPO, words[1])
-        with open(script) as f:
-            source = f.read()
+        source = read_repo_file(words[1])
         flags = [w.split("=")[0] for w in words[2:] if w.startswith("--")]
         return all(f'"{flag}"' in source for flag in flags)
     return False

@@ -13,11 +13,7 @@ import pytest
 import keras_initplus
 from keras_initplus.cli import main
 from tests.helpers import REPO
-
-
-def _read(name):
-    with open(os.path.join(REPO, name)) as f:
-        return f.read()
+from tests.helpers import read_repo_file as _read
 
 
 def test_version_flag_prints_the_package_version(capsys):
@@ -91,7 +87,7 @@ def _fresh_venv(tmp_path):
     deps = sysconfig.get_paths()["purelib"]
     with open(os.path.join(purelib, "deps.pth"), "w") as f:
         f.write(deps + "\n")
-    return root, bindir, purelib
+    return bindir, purelib
 
 
 def test_built_wheel_installs_and_runs_the_demo(tmp_path):
@@ -99,7 +95,7 @@ def test_built_wheel_installs_and_runs_the_demo(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.endswith("licenses/LICENSE") for n in names), names
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)
-    root, bindir, purelib = _fresh_venv(tmp_path)
+    bindir, purelib = _fresh_venv(tmp_path)
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(bindir / "python")]
         + ["install", "-q", "--no-deps", str(wheel)],

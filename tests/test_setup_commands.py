@@ -1,12 +1,6 @@
-import os
 import re
 
-from tests.helpers import REPO
-
-
-def _read(*parts):
-    with open(os.path.join(REPO, *parts)) as f:
-        return f.read()
+from tests.helpers import read_repo_file as _read
 
 
 def test_ci_runs_the_readme_test_command_verbatim():
