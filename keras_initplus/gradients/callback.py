@@ -6,9 +6,9 @@ import os
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
+from keras_initplus.gradients import alerts as alerts_lib
 from keras_initplus.gradients import health as health_lib
 from keras_initplus.gradients.health import GradientHealth
 from keras_initplus.gradients.optimizer import (
@@ -75,14 +75,23 @@ class GradientHealthCallback(keras.callbacks.Callback):
             non-finite step (still skipped), and an error naming the
             layers is logged. This reads the statistics at each batch
             end.
-        vanishing_threshold, vanishing_patience, explode_factor,
-        explode_norm, warmup_steps: Detection settings; see
-            `GradientHealth`.
+        vanishing_threshold, vanishing_fraction, explode_ratio,
+        explode_update, explode_factor, explode_norm, warmup_steps:
+            Detection settings; see `GradientHealth`.
         log_dir: None or a directory; per-layer scalars are written
             there for TensorBoard at each epoch end.
-        warn_interval: Seconds; the same kind of warning (vanishing,
-            exploding, non-finite) about the same layers is repeated at
-            most this often. Default 300.
+        warn_interval: Seconds; the same warning (same kind, measure and
+            first layer named) is repeated at most this often. Default
+            300.
+
+    Warnings are judged at each epoch end from that epoch's steps, so a
+    network broken at initialization is named after its first epoch,
+    however short. Each is one line on the `keras_initplus.gradients`
+    logger: the kind, the first three layers and "and N more", the
+    measured value and its threshold, and what to try. Every warning,
+    logged or rate-limited, is also kept in `callback.warnings` as a
+    dict (`epoch`, `kind`, `measure`, `layers`, `value`, `threshold`,
+    `message`, `logged`).
 
     Example:
 
@@ -103,9 +112,11 @@ class GradientHealthCallback(keras.callbacks.Callback):
         clip_mode="global",
         *,
         stop_on_nonfinite=False,
-        vanishing_threshold=1e-3,
-        vanishing_patience=50,
-        explode_factor=10.0,
+        vanishing_threshold=1e-2,
+        vanishing_fraction=0.5,
+        explode_ratio=1e3,
+        explode_update=1.0,
+        explode_factor=100.0,
         explode_norm=None,
         warmup_steps=25,
         log_dir=None,
@@ -116,7 +127,9 @@ class GradientHealthCallback(keras.callbacks.Callback):
             clip_norm=clip_norm,
             clip_mode=clip_mode,
             vanishing_threshold=vanishing_threshold,
-            vanishing_patience=vanishing_patience,
+            vanishing_fraction=vanishing_fraction,
+            explode_ratio=explode_ratio,
+            explode_update=explode_update,
             explode_factor=explode_factor,
             explode_norm=explode_norm,
             warmup_steps=warmup_steps,
@@ -151,6 +164,7 @@ class GradientHealthCallback(keras.callbacks.Callback):
             )
         self.warn_interval = float(warn_interval)
         self.table = []
+        self.warnings = []
         self.nonfinite_layers = []
         self._installed = None
         self._cached = None
@@ -171,6 +185,7 @@ class GradientHealthCallback(keras.callbacks.Callback):
             else (user_opt)
         )
         check_no_clipping(target)
+        self._target = target
         self._installed = True
         self._token = getattr(model, "history", None)
         key = _trace_key(model, target)
@@ -275,6 +290,9 @@ class GradientHealthCallback(keras.callbacks.Callback):
             logs.update(summary)
         rows = dict(zip(health_lib.LAYER_ROWS, layers))
         div = max(steps, 1.0)
+        update = alerts_lib.update_ratios(
+            self._target, rows, self.health.layer_sizes, steps
+        )
         for j, name in enumerate(self.health.layer_names):
             self.table.append(
                 {
@@ -283,12 +301,15 @@ class GradientHealthCallback(keras.callbacks.Callback):
                     "grad_norm": float(rows["norm_sum"][j] / div),
                     "grad_norm_max": float(rows["norm_max"][j]),
                     "grad_weight_ratio": float(rows["ratio_sum"][j] / div),
-                    "vanishing_steps": int(rows["vanishing_steps"][j]),
+                    "update_weight_ratio": (
+                        float("nan") if update is None else float(update[j])
+                    ),
+                    "vanishing_steps": int(rows["low_steps"][j]),
                     "spike_steps": int(rows["spike_steps"][j]),
                     "nonfinite_steps": int(rows["nonfinite_steps"][j]),
                 }
             )
-        self._warn(s, layers)
+        self._warn(epoch, s, rows, update)
         if self.log_dir is not None:
             self._write(epoch, summary)
 
@@ -296,59 +317,26 @@ class GradientHealthCallback(keras.callbacks.Callback):
         values = layers[health_lib.LAYER_ROWS.index(row)]
         return [n for n, v in zip(self.health.layer_names, values) if v > 0]
 
-    def _warn(self, s, layers):
-        vanishing = self._layers_where(layers, "vanishing_steps")
-        if vanishing:
-            self._rate_limited(
-                "vanishing",
-                vanishing,
-                "Vanishing gradients: for at least %d steps in a row, the "
-                "gradient-to-weight norm ratio of layers %s was below "
-                "%g times the largest layer's.",
-                self.health.vanishing_patience,
-                ", ".join(vanishing),
-                self.health.vanishing_threshold,
-            )
-        if s["spikes"] > 0:
-            named = self._layers_where(layers, "spike_steps")
-            if not named:
-                norm_max = layers[health_lib.LAYER_ROWS.index("norm_max")]
-                top = np.argsort(-norm_max)[:3]
-                named = [self.health.layer_names[i] for i in top]
-            self._rate_limited(
-                "exploding",
-                named,
-                "Exploding gradients: in %d steps the global gradient norm "
-                "exceeded %g times its running mean%s (max %.4g); layers "
-                "%s.",
-                int(s["spikes"]),
-                self.health.explode_factor,
-                ""
-                if self.health.explode_norm is None
-                else f" or {self.health.explode_norm:g}",
-                s["norm_max"],
-                ", ".join(named),
-            )
-        if s["nonfinite"] > 0:
-            named = self._layers_where(layers, "nonfinite_steps")
-            self.nonfinite_layers = named
-            self._rate_limited(
-                "nonfinite",
-                named,
-                "Exploding gradients: %d steps had NaN or Inf gradients "
-                "and were skipped on every replica; layers %s.",
-                int(s["nonfinite"]),
-                ", ".join(named) or "(none identified)",
+    def _warn(self, epoch, s, rows, update):
+        found = alerts_lib.find_alerts(
+            s, rows, self.health.layer_names, self.health, update
+        )
+        for alert in found:
+            if alert.kind == "nonfinite":
+                self.nonfinite_layers = list(alert.layers)
+            logged = self._rate_limited(alert)
+            self.warnings.append(
+                dict(epoch=epoch, **alert.as_dict(), logged=logged)
             )
 
-    def _rate_limited(self, kind, names, msg, *args):
+    def _rate_limited(self, alert):
         now = time.monotonic()
-        last = self._last_warning.get(kind)
-        if last is not None and last[1] == names:
-            if now - last[0] < self.warn_interval:
-                return
-        self._last_warning[kind] = (now, names)
-        logger.warning(msg, *args)
+        last = self._last_warning.get(alert.key)
+        if last is not None and now - last < self.warn_interval:
+            return False
+        self._last_warning[alert.key] = now
+        logger.warning("%s", alert.message())
+        return True
 
     def _write(self, epoch, summary):
         if self._writer is None:

@@ -22,21 +22,24 @@ SCALARS = (
     "norm_max",
     "clipped",  # steps whose gradient was scaled down
     "nonfinite",  # steps skipped
-    "spikes",  # steps flagged as exploding (finite ones)
+    "spikes",  # finite steps past `explode_factor` x the running mean
+    "over_cap",  # finite steps past `explode_norm`
+    "jump_max",  # largest global norm / running mean, after warm-up
 )
 # Rows of the per-layer statistics matrix. The last two persist across
 # epochs; the others are reset at each epoch.
 LAYER_ROWS = (
     "norm_sum",
     "norm_max",
-    "ratio_sum",
-    "vanishing_steps",
+    "ratio_sum",  # sum of ||g_l|| / ||w_l|| over finite steps
+    "update_sum",  # the same ratio after clipping
+    "low_steps",  # steps below `vanishing_threshold` x the largest ratio
     "spike_steps",
     "nonfinite_steps",
-    "streak",  # consecutive steps below the vanishing threshold
+    "weight_norm",  # ||w_l|| at the last finite step
     "ema",  # running mean of the layer's gradient norm
 )
-EPOCH_LAYER_ROWS = 6
+EPOCH_LAYER_ROWS = 7
 _S = {k: i for i, k in enumerate(SCALARS)}
 _L = {k: i for i, k in enumerate(LAYER_ROWS)}
 
@@ -68,23 +71,33 @@ class GradientHealth:
     Variables with a `None` gradient are left out of every statistic and
     returned as `None`. Layers are grouped by variable path.
 
-    Detection, accumulated on the device:
-    - vanishing: a layer's `r_l` is below `vanishing_threshold` times the
-      largest `r_l` of the step, for `vanishing_patience` steps in a row;
-    - exploding: the global norm exceeds `explode_factor` times its
-      running mean (the plain mean of the first 100 steps, then an EMA
-      with decay 0.99; checked after `warmup_steps` steps), or exceeds
-      `explode_norm`; a layer is named when its own norm exceeds
-      `explode_factor` times its own running mean.
+    Detection statistics, accumulated on the device and judged once per
+    epoch by `keras_initplus.gradients.alerts.find_alerts`:
+    - for each layer, the number of steps in which its `r_l` is below
+      `vanishing_threshold` times the step's largest `r_l` (vanishing
+      when that is at least `vanishing_fraction` of the epoch's steps);
+    - the sums of `r_l` and of `r_l` after clipping (exploding when the
+      mean `r_l` exceeds `explode_ratio`, or the update it implies
+      exceeds `explode_update` times the weights);
+    - steps whose global norm exceeds `explode_factor` times its running
+      mean (the plain mean of the first 100 steps, then an EMA with
+      decay 0.99; checked after `warmup_steps` steps), or `explode_norm`;
+      a layer is named when its own norm exceeds `explode_factor` times
+      its own running mean.
 
     Args:
         clip_norm: None (measure only), a positive float, `"autoclip"`,
             `"zclip"`, or an `AutoClip` / `ZClip` instance.
         clip_mode: `"global"` (default) or `"layer"`.
-        vanishing_threshold: Float in (0, 1), default `1e-3`: three orders
+        vanishing_threshold: Float in (0, 1), default `1e-2`: two orders
             of magnitude below the best-trained layer.
-        vanishing_patience: Int >= 1, default 50 steps.
-        explode_factor: Float > 1, default 10.
+        vanishing_fraction: Float in (0, 1], default 0.5: the share of an
+            epoch's steps a layer must spend below the threshold.
+        explode_ratio: Float > 0, default `1e3`: a mean gradient-to-weight
+            ratio above which a layer's gradient is exploding.
+        explode_update: Float > 0, default 1: an estimated update larger
+            than this times the layer's weights, per step, is exploding.
+        explode_factor: Float > 1, default 100.
         explode_norm: Positive float or None (default), an absolute cap
             on the global norm above which a step counts as exploding.
         warmup_steps: Int >= 1, default 25; no spike is flagged before.
@@ -109,9 +122,11 @@ class GradientHealth:
         clip_norm=None,
         clip_mode="global",
         *,
-        vanishing_threshold=1e-3,
-        vanishing_patience=50,
-        explode_factor=10.0,
+        vanishing_threshold=1e-2,
+        vanishing_fraction=0.5,
+        explode_ratio=1e3,
+        explode_update=1.0,
+        explode_factor=100.0,
         explode_norm=None,
         warmup_steps=25,
     ):
@@ -120,9 +135,11 @@ class GradientHealth:
         self.vanishing_threshold = check_float(
             vanishing_threshold, "vanishing_threshold", high=1.0
         )
-        self.vanishing_patience = check_int(
-            vanishing_patience, "vanishing_patience", 1
+        self.vanishing_fraction = check_float(
+            vanishing_fraction, "vanishing_fraction", high=1.0, high_closed=True
         )
+        self.explode_ratio = check_float(explode_ratio, "explode_ratio")
+        self.explode_update = check_float(explode_update, "explode_update")
         self.explode_factor = check_float(
             explode_factor, "explode_factor", low=1.0
         )
@@ -132,6 +149,7 @@ class GradientHealth:
         self.warmup_steps = check_int(warmup_steps, "warmup_steps", 1)
         self.built = False
         self.layer_names = []
+        self.layer_sizes = []
 
     @property
     def adaptive(self):
@@ -146,6 +164,10 @@ class GradientHealth:
             variables
         )
         n = len(self.layer_names)
+        sizes = np.zeros((n,), np.int64)
+        for v, j in zip(variables, self._segment_ids):
+            sizes[j] += int(np.prod(v.shape))
+        self.layer_sizes = sizes.tolist()
         self._sizes = (2, len(SCALARS), len(LAYER_ROWS) * n)
 
         # Every replica computes the same statistics from the same
@@ -301,11 +323,12 @@ class GradientHealth:
         fin = tf.cast(finite, f32)
         safe_norm = tf.where(finite, norm, 0.0)
         ema, count = running[0], running[1]
-        warm = count >= self.warmup_steps
-        spike = tf.logical_and(warm, norm > self.explode_factor * ema)
+        warm = tf.logical_and(count >= self.warmup_steps, finite)
+        jump = tf.where(warm, safe_norm / tf.maximum(ema, 1e-30), 0.0)
+        spike = tf.logical_and(warm, jump > self.explode_factor)
+        over_cap = tf.constant(False)
         if self.explode_norm is not None:
-            spike = tf.logical_or(spike, norm > self.explode_norm)
-        spike = tf.logical_and(spike, finite)
+            over_cap = tf.logical_and(finite, norm > self.explode_norm)
         # The plain mean of the first 100 steps, then an EMA with decay
         # 0.99: an EMA started from the first, often atypical, step
         # would stay biased towards it for hundreds of steps.
@@ -322,25 +345,29 @@ class GradientHealth:
                 safe_norm,
                 fin * tf.cast(clipped, f32),
                 1.0 - fin,
-                tf.cast(spike, f32),
+                tf.cast(tf.logical_or(spike, over_cap), f32),
+                tf.cast(over_cap, f32),
+                jump,
             ]
         )
         is_max = np.zeros(len(SCALARS), bool)
-        is_max[_S["norm_max"]] = True
+        is_max[[_S["norm_max"], _S["jump_max"]]] = True
         new_s = tf.where(is_max, tf.maximum(s, step_vec), s + step_vec)
 
         layer_finite = tf.math.is_finite(layer_norm)
         usable = tf.logical_and(layer_finite, finite)
         ln = tf.where(usable, layer_norm, 0.0)
         rt = tf.where(usable, ratio, 0.0)
+        # The fraction of the gradient that clipping lets through, so
+        # that `update_sum` is the ratio of what is applied.
+        if self.clip_mode == "layer":
+            kept = tf.minimum(1.0, thr / tf.maximum(ln, 1e-30))
+        else:
+            kept = tf.minimum(1.0, thr / tf.maximum(safe_norm, 1e-30))
         best = tf.reduce_max(tf.where(has, rt, 0.0))
         low = tf.logical_and(
             tf.logical_and(usable, has), rt < self.vanishing_threshold * best
         )
-        streak = tf.where(
-            finite, tf.where(low, L[_L["streak"]] + 1.0, 0.0), L[_L["streak"]]
-        )
-        vanishing = tf.logical_and(low, streak >= self.vanishing_patience)
         layer_ema = L[_L["ema"]]
         layer_spike = tf.logical_and(
             tf.logical_and(usable, warm), ln > self.explode_factor * layer_ema
@@ -354,11 +381,14 @@ class GradientHealth:
                 L[_L["norm_sum"]] + ln,
                 tf.maximum(L[_L["norm_max"]], ln),
                 L[_L["ratio_sum"]] + rt,
-                L[_L["vanishing_steps"]] + tf.cast(vanishing, f32),
+                L[_L["update_sum"]] + rt * kept,
+                L[_L["low_steps"]] + tf.cast(low, f32),
                 L[_L["spike_steps"]] + tf.cast(layer_spike, f32),
                 L[_L["nonfinite_steps"]]
                 + tf.cast(tf.logical_not(layer_finite), f32),
-                streak,
+                tf.where(
+                    tf.logical_and(usable, has), w_norm, L[_L["weight_norm"]]
+                ),
                 new_layer_ema,
             ]
         )

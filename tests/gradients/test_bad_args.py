@@ -27,7 +27,12 @@ from keras_initplus.gradients import (
         ),
         ({"stop_on_nonfinite": "yes"}, "`stop_on_nonfinite` must be"),
         ({"vanishing_threshold": 2.0}, "`vanishing_threshold` must be"),
-        ({"vanishing_patience": 0}, "`vanishing_patience` must be an int"),
+        (
+            {"vanishing_fraction": 0.0},
+            "`vanishing_fraction` must be a float in (0, 1]",
+        ),
+        ({"explode_ratio": -1.0}, "Received: explode_ratio=-1.0"),
+        ({"explode_update": "big"}, "Received: explode_update='big'"),
         (
             {"explode_factor": 1.0},
             "`explode_factor` must be a finite float > 1",

@@ -129,9 +129,12 @@ def test_a_spike_above_the_running_mean_is_reported(caplog):
             callbacks=[cb],
         )
     msg = [r.getMessage() for r in caplog.records]
-    spikes = [m for m in msg if "times its running mean" in m]
-    assert len(spikes) == 1 and "in 1 steps" in spikes[0]
+    spikes = [m for m in msg if "x its running mean" in m]
+    assert len(spikes) == 1 and "In 1 step the" in spikes[0]
     assert "calm/a" in spikes[0]
+    (w,) = cb.warnings
+    assert (w["kind"], w["measure"]) == ("exploding", "jump")
+    assert w["value"] > w["threshold"] == 100.0
     assert h.history["grad_norm_max"][0] > 100 * h.history["grad_norm"][0] / 2
 
 

@@ -1,0 +1,250 @@
+"""Epoch-level gradient alerts: pure rules over one epoch's statistics.
+
+`GradientHealth` accumulates per-layer sums on the device; at an epoch's
+end `find_alerts` turns them into at most one `Alert` per kind. Every
+signal here exists from the first step and needs no history, so a fit
+of four steps is judged as well as one of four thousand:
+
+- vanishing: a layer's gradient-to-weight ratio `||g_l|| / ||w_l||` is
+  far below the largest layer's in most steps (depth-relative, so it
+  holds whatever the loss scale or learning rate);
+- exploding: the ratio itself is huge, or the update it implies (from
+  the optimizer's learning rate, after clipping) is larger than the
+  weights, or the global norm jumps far above its running mean;
+- non-finite: some step had a NaN or Inf gradient (and was skipped).
+"""
+
+import dataclasses
+
+import keras
+import numpy as np
+
+KINDS = ("vanishing", "exploding", "nonfinite")
+SHOWN_LAYERS = 3
+
+_TITLE = {
+    "vanishing": "Vanishing gradients",
+    "exploding": "Exploding gradients",
+    "nonfinite": "Non-finite gradients",
+}
+_INIT_ADVICE = (
+    "HeAvgFanNormal, Orthogonal(gain=...), LSUV or "
+    "initializer_for(activation, depth=...)"
+)
+
+# Optimizers whose first steps move each weight by about the learning
+# rate, whatever the gradient's scale: Adam's m/sqrt(v) and RMSprop's
+# g/sqrt(v) start near +-1, and Lion's sign update is exactly +-1.
+_PER_ELEMENT = tuple(
+    getattr(keras.optimizers, name)
+    for name in (
+        "Adam",
+        "AdamW",
+        "Adamax",
+        "Nadam",
+        "RMSprop",
+        "Adagrad",
+        "Lion",
+    )
+    if hasattr(keras.optimizers, name)
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Alert:
+    """One warning: what, where, how much, and what to try.
+
+    `value` is the measured quantity named by `measure` and `threshold`
+    the limit it crossed; `layers` are in model order.
+    """
+
+    kind: str
+    measure: str
+    layers: tuple
+    value: float
+    threshold: float
+    detail: str
+    advice: str
+
+    @property
+    def key(self):
+        """What the rate limit compares: the same kind, measure and first
+        layer is the same warning, even if the list grew by one."""
+        return (self.kind, self.measure, self.layers[:1])
+
+    def message(self):
+        """The one-line warning, naming at most `SHOWN_LAYERS` layers."""
+        n = len(self.layers)
+        shown = ", ".join(self.layers[:SHOWN_LAYERS]) or "(none identified)"
+        if n > SHOWN_LAYERS:
+            shown += f" and {n - SHOWN_LAYERS} more"
+        where = f"{n} layer{'s' if n != 1 else ''}" if n else "layers"
+        return (
+            f"{_TITLE[self.kind]} in {where}: {shown}. {self.detail}. "
+            f"Try {self.advice}."
+        )
+
+    def as_dict(self):
+        return {
+            "kind": self.kind,
+            "measure": self.measure,
+            "layers": list(self.layers),
+            "value": self.value,
+            "threshold": self.threshold,
+            "message": self.message(),
+        }
+
+
+def find_alerts(scalars, layers, names, health, update=None):
+    """The epoch's alerts, at most one per kind, in `KINDS` order.
+
+    Args:
+        scalars: dict of the epoch's `health.SCALARS` values.
+        layers: dict of per-layer arrays, rows as `health.LAYER_ROWS`.
+        names: the layer names, in model order.
+        health: the `GradientHealth` whose thresholds apply.
+        update: None or per-layer estimated update-to-weight ratios, as
+            from `update_ratios`.
+    """
+    names = np.asarray(names, dtype=object)
+    steps = scalars["steps"]
+    clip = health.clip_norm
+    clip_tip = (
+        "a lower learning rate or a smaller clip_norm"
+        if clip is not None
+        else "clip_norm=1.0 in GradientHealthCallback or a lower learning "
+        "rate"
+    )
+    alerts = []
+    if steps > 0:
+        ratio = layers["ratio_sum"] / steps
+        best = ratio.max() if ratio.size else 0.0
+        low = layers["low_steps"] >= max(1.0, health.vanishing_fraction * steps)
+        if low.any() and best > 0:
+            rel = ratio[low] / best
+            alerts.append(
+                Alert(
+                    "vanishing",
+                    "relative_ratio",
+                    tuple(names[low]),
+                    float(rel.min()),
+                    health.vanishing_threshold,
+                    f"Their gradient-to-weight ratio was below "
+                    f"{health.vanishing_threshold:g} x the largest layer's "
+                    f"in at least {health.vanishing_fraction:.0%} of "
+                    f"{int(steps)} steps (lowest mean: {rel.min():.2g} x)",
+                    _INIT_ADVICE,
+                )
+            )
+        exploding = _exploding(
+            scalars, layers, names, health, ratio, update, clip_tip
+        )
+        if exploding is not None:
+            alerts.append(exploding)
+    if scalars["nonfinite"] > 0:
+        bad = layers["nonfinite_steps"] > 0
+        n = int(scalars["nonfinite"])
+        alerts.append(
+            Alert(
+                "nonfinite",
+                "nonfinite_steps",
+                tuple(names[bad]),
+                float(n),
+                0.0,
+                f"{n} step{'s' if n != 1 else ''} had NaN or Inf gradients "
+                "and were skipped on every replica",
+                f"checking the inputs and the loss, {clip_tip}",
+            )
+        )
+    return alerts
+
+
+def _exploding(scalars, layers, names, health, ratio, update, clip_tip):
+    steps = int(scalars["steps"])
+    big = ratio > health.explode_ratio
+    if big.any():
+        return Alert(
+            "exploding",
+            "grad_weight_ratio",
+            tuple(names[big]),
+            float(ratio.max()),
+            health.explode_ratio,
+            f"Their mean gradient-to-weight ratio reached {ratio.max():.3g}, "
+            f"above {health.explode_ratio:g}, over {steps} steps",
+            f"a smaller initial scale ({_INIT_ADVICE}), {clip_tip}",
+        )
+    if update is not None:
+        big = update > health.explode_update
+        if big.any():
+            return Alert(
+                "exploding",
+                "update_weight_ratio",
+                tuple(names[big]),
+                float(update.max()),
+                health.explode_update,
+                f"Each step's update was an estimated {update.max():.3g} x "
+                f"the weights, above {health.explode_update:g}",
+                clip_tip,
+            )
+    if scalars["spikes"] > scalars["over_cap"]:
+        named = layers["spike_steps"] > 0
+        if not named.any():
+            named = np.argsort(-layers["norm_max"])[:SHOWN_LAYERS]
+        n = int(scalars["spikes"] - scalars["over_cap"])
+        return Alert(
+            "exploding",
+            "jump",
+            tuple(names[named]),
+            float(scalars["jump_max"]),
+            health.explode_factor,
+            f"In {n} step{'s' if n != 1 else ''} the global gradient norm "
+            f"jumped to {scalars['jump_max']:.3g} x its running mean, above "
+            f"{health.explode_factor:g} x",
+            "clip_norm=1.0 (or 'zclip') or a lower learning rate",
+        )
+    if scalars["over_cap"] > 0:
+        n = int(scalars["over_cap"])
+        top = np.argsort(-layers["norm_max"])[:SHOWN_LAYERS]
+        return Alert(
+            "exploding",
+            "global_norm",
+            tuple(names[np.sort(top)]),
+            float(scalars["norm_max"]),
+            health.explode_norm,
+            f"In {n} step{'s' if n != 1 else ''} the global gradient norm "
+            f"exceeded explode_norm={health.explode_norm:g} (max "
+            f"{scalars['norm_max']:.4g})",
+            clip_tip,
+        )
+    return None
+
+
+def update_ratios(optimizer, layers, sizes, steps):
+    """Per-layer estimates of `||update_l|| / ||w_l||` for one step.
+
+    For SGD, `lr * ||clipped g_l|| / ||w_l||`, divided by `1 - momentum`
+    (the steady-state gain of heavy-ball momentum). For Adam-like
+    optimizers (Adam, AdamW, Adamax, Nadam, RMSprop, Adagrad, Lion),
+    whose early steps move each weight by about `lr`, `lr / rms(w_l)`.
+    None for other optimizers, or when the learning rate cannot be read.
+    Layers whose weights are all zero get 0: any step is "larger" than
+    them, which says nothing.
+    """
+    if steps <= 0:
+        return None
+    try:
+        lr = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    except (AttributeError, TypeError, ValueError):
+        return None
+    w = layers["weight_norm"]
+    safe_w = np.where(w > 0, w, 1.0)
+    if isinstance(optimizer, keras.optimizers.SGD):
+        momentum = float(getattr(optimizer, "momentum", 0.0) or 0.0)
+        gain = lr / max(1.0 - momentum, 1e-3)
+        est = gain * layers["update_sum"] / steps
+    elif isinstance(optimizer, _PER_ELEMENT):
+        rms = safe_w / np.sqrt(np.maximum(np.asarray(sizes, float), 1.0))
+        est = lr / rms
+    else:
+        return None
+    return np.where(w > 0, est, 0.0)
