@@ -112,14 +112,20 @@ def find_alerts(scalars, layers, names, health, update=None):
     clip_tip = (
         "a lower learning rate or a smaller clip_norm"
         if clip is not None
-        else "clip_norm=1.0 in GradientHealthCallback or a lower learning "
-        "rate"
+        else "clip_norm=1.0 in GradientHealthCallback or a lower learning rate"
     )
     alerts = []
     if steps > 0:
         ratio = layers["ratio_sum"] / steps
         best = ratio.max() if ratio.size else 0.0
         low = layers["low_steps"] >= max(1.0, health.vanishing_fraction * steps)
+        exploding = _exploding(
+            scalars, layers, names, health, ratio, update, clip_tip
+        )
+        # Next to a layer whose ratio explodes every other layer looks
+        # small: that is the explosion, not a second problem.
+        if exploding is not None and exploding.measure == "grad_weight_ratio":
+            low[:] = False
         if low.any() and best > 0:
             rel = ratio[low] / best
             alerts.append(
@@ -136,9 +142,6 @@ def find_alerts(scalars, layers, names, health, update=None):
                     _INIT_ADVICE,
                 )
             )
-        exploding = _exploding(
-            scalars, layers, names, health, ratio, update, clip_tip
-        )
         if exploding is not None:
             alerts.append(exploding)
     if scalars["nonfinite"] > 0:
