@@ -4,6 +4,10 @@ Importing the package registers every initializer with Keras, so that
 saved models load and string ids such as `"he_avg_fan_normal"` resolve.
 """
 
+# Before keras: see _startup's docstring.
+from keras_initplus import _startup  # noqa: F401
+
+# isort: split
 import keras
 
 from keras_initplus.activations import (

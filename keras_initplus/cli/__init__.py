@@ -15,6 +15,7 @@ def main(argv=None):
     parser.add_argument(
         "--version", action="version", version=f"%(prog)s {__version__}"
     )
+    _add_verbose(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = commands.add_parser(
         "demo",
@@ -24,11 +25,22 @@ def main(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_demo_arguments(demo)
+    _add_verbose(demo)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
     return run_demo(args, parser=demo)
+
+
+def _add_verbose(parser):
+    # Read from sys.argv before keras is imported (keras_initplus._startup);
+    # declared here so that argparse accepts it and --help lists it.
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's start-up log lines",
+    )
 
 
 if __name__ == "__main__":

@@ -144,8 +144,8 @@ def _results_table(results, epochs):
     for name, r in results.items():
         reached = r["epochs_to_target"]
         reached = f"{reached}" if reached else f">{epochs}"
-        warn = r["warnings"]
-        seen = f"{len(warn)}: {warn[0][:60]}" if warn else "none"
+        # Each warning's first sentence: its kind and layers, whole.
+        seen = "; ".join(w.split(". ")[0] for w in r["warnings"]) or "none"
         lines.append(
             f"{name:<22} {reached:>16} {r['final_accuracy']:>9.3f} "
             f"{'yes' if r['diverged'] else 'no':>8}  {seen}"
