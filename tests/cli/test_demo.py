@@ -156,3 +156,48 @@ def test_demo_at_depth_1000_never_hits_the_recursion_limit(tmp_path):
     proc = _run_demo(tmp_path, "--depth", "1000", timeout=1800)
     assert "RecursionError" not in proc.stderr
     assert "== 3. A 1000-layer plain relu MLP" in proc.stdout
+
+
+def _command(*flags):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = REPO
+    return subprocess.run(
+        [sys.executable, "-m", "keras_initplus", *flags],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=REPO,
+    )
+
+
+def test_the_command_keeps_tensorflow_log_lines_off_the_terminal(tmp_path):
+    quiet = _command("demo", "--test-mode", "--out", str(tmp_path))
+    assert quiet.returncode == 0, quiet.stderr[-3000:]
+    for marker in ("oneDNN", "cpu_feature_guard", "XLA service", "absl"):
+        assert marker not in quiet.stderr
+    # The check above can fail: TensorFlow does print them, and
+    # --verbose shows them.
+    loud = _command("--verbose", "--version")
+    assert "oneDNN" in loud.stderr
+
+
+def test_tensorflow_log_lines_are_told_from_others():
+    from keras_initplus import _startup
+
+    assert _startup.is_tensorflow_log_line(
+        "I0000 00:00:1796283920.484825    3516 port.cc:153] oneDNN ..."
+    )
+    assert _startup.is_tensorflow_log_line(
+        "WARNING: All log messages before absl::InitializeLog() is called"
+    )
+    assert not _startup.is_tensorflow_log_line("UserWarning: deprecated")
+    assert not _startup.is_tensorflow_log_line("Traceback (most recent")
+    assert _startup.invoked_as_command(["/venv/bin/keras-initplus"], [])
+    assert _startup.invoked_as_command(
+        ["-m"], ["python", "-u", "-m", "keras_initplus", "demo"]
+    )
+    assert not _startup.invoked_as_command(
+        ["-m"], ["python", "-m", "pytest", "-m", "keras_initplus"]
+    )
+    assert not _startup.invoked_as_command(["train.py"], ["python", "x.py"])

@@ -1,0 +1,137 @@
+"""The seeds' failures are named after one short epoch; healthy runs
+stay silent; messages are one line, summarised and rate-limited."""
+
+import keras
+import numpy as np
+
+from keras_initplus import GradientHealthCallback, HeAvgFanNormal
+from keras_initplus.gradients import alerts
+
+
+def digits_like(n=256, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 32)).astype("float32")
+    return x, (x[:, :10].argmax(axis=1)).astype("int32")
+
+
+def mlp(depth, activation, init, width=64, name="net"):
+    layers = [
+        keras.layers.Dense(
+            width,
+            activation=activation,
+            kernel_initializer=init,
+            name=f"h{i}",
+        )
+        for i in range(depth)
+    ]
+    out = keras.layers.Dense(10, activation="softmax", name="out")
+    return keras.Sequential([keras.Input((32,)), *layers, out], name=name)
+
+
+def fit(model, optimizer, cb, x, y, batch, epochs=1):
+    model.compile(optimizer, "sparse_categorical_crossentropy")
+    model.fit(
+        x,
+        y,
+        batch_size=batch,
+        epochs=epochs,
+        verbose=0,
+        shuffle=False,
+        callbacks=[cb],
+    )
+    return cb.warnings
+
+
+def test_small_init_sigmoid_is_vanishing_after_one_epoch_of_8_steps():
+    keras.utils.set_random_seed(0)
+    x, y = digits_like(256)
+    model = mlp(10, "sigmoid", keras.initializers.RandomNormal(0, 0.01, 1))
+    cb = GradientHealthCallback()
+    found = fit(model, keras.optimizers.SGD(0.1), cb, x, y, batch=32)
+    (w,) = [w for w in found if w["epoch"] == 0]
+    assert w["kind"] == "vanishing" and w["value"] < w["threshold"] == 1e-2
+    assert w["layers"][0] == "net/h0" and "net/out" not in w["layers"]
+    # One line: kind, first three layers then "and N more", the value
+    # and threshold, and what to try.
+    msg = w["message"]
+    assert "\n" not in msg and msg.startswith("Vanishing gradients in")
+    n = len(w["layers"])
+    assert f"net/h0, net/h1, net/h2 and {n - 3} more" in msg
+    assert "below 0.01 x the largest" in msg and "initializer_for" in msg
+
+
+def test_large_init_relu_is_exploding_after_one_epoch_of_4_steps():
+    keras.utils.set_random_seed(0)
+    x, y = digits_like(64)
+    model = mlp(6, "relu", keras.initializers.RandomNormal(0, 2.0, 1))
+    cb = GradientHealthCallback(clip_norm=1.0)
+    found = fit(model, keras.optimizers.SGD(0.01), cb, x, y, batch=16)
+    assert [w["kind"] for w in found] == ["exploding"]
+    (w,) = found
+    assert w["measure"] == "grad_weight_ratio"
+    assert w["value"] > w["threshold"] == 1e3
+    assert "net/h0" in w["layers"]
+    assert "smaller clip_norm" in w["message"]
+
+
+def test_lr_far_too_high_is_exploding_from_the_update_ratio():
+    keras.utils.set_random_seed(0)
+    x, y = digits_like(128)
+    model = mlp(4, "relu", keras.initializers.HeNormal(1))
+    cb = GradientHealthCallback(clip_norm=1.0)
+    found = fit(
+        model, keras.optimizers.SGD(10.0, momentum=0.9), cb, x, y, batch=32
+    )
+    (w,) = [w for w in found if w["epoch"] == 0]
+    assert (w["kind"], w["measure"]) == ("exploding", "update_weight_ratio")
+    assert w["value"] > 1.0
+    t = cb.table_dict()
+    assert max(t["update_weight_ratio"]) == w["value"]
+
+
+def test_healthy_runs_get_no_warning():
+    x, y = digits_like(512)
+    for optimizer, init, act in [
+        (keras.optimizers.SGD(0.01, momentum=0.9), "glorot_uniform", "relu"),
+        (keras.optimizers.Adam(1e-3), HeAvgFanNormal(seed=1), "relu"),
+        (keras.optimizers.Adam(1e-3), "glorot_uniform", "tanh"),
+    ]:
+        keras.utils.set_random_seed(0)
+        model = mlp(8, act, init)
+        cb = GradientHealthCallback(clip_norm=1.0)
+        assert fit(model, optimizer, cb, x, y, batch=32, epochs=4) == []
+
+
+def test_a_growing_list_is_not_repeated():
+    health = GradientHealthCallback().health
+    names = [f"h{i}" for i in range(5)]
+
+    def epoch(n_low):
+        layers = {
+            "ratio_sum": np.array([1e-6] * n_low + [1.0] * (5 - n_low)),
+            "low_steps": np.array([4.0] * n_low + [0.0] * (5 - n_low)),
+            "nonfinite_steps": np.zeros(5),
+            "spike_steps": np.zeros(5),
+            "norm_max": np.ones(5),
+        }
+        scalars = dict(steps=4.0, nonfinite=0.0, spikes=0.0, over_cap=0.0)
+        return alerts.find_alerts(scalars, layers, names, health)
+
+    (a,) = epoch(2)
+    (b,) = epoch(3)
+    assert a.layers == ("h0", "h1") and b.layers == ("h0", "h1", "h2")
+    assert a.key == b.key  # so the callback logs it once
+
+
+def test_rate_limited_warnings_are_kept_as_data(caplog):
+    keras.utils.set_random_seed(0)
+    x, y = digits_like(256)
+    model = mlp(10, "sigmoid", keras.initializers.RandomNormal(0, 0.01, 1))
+    cb = GradientHealthCallback()
+    with caplog.at_level("WARNING", "keras_initplus.gradients"):
+        found = fit(
+            model, keras.optimizers.SGD(0.1), cb, x, y, batch=32, epochs=3
+        )
+    assert [w["epoch"] for w in found] == [0, 1, 2]
+    assert [w["logged"] for w in found] == [True, False, False]
+    assert len(caplog.records) == 1
