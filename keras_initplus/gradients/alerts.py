@@ -78,7 +78,7 @@ class Alert:
         shown = ", ".join(self.layers[:SHOWN_LAYERS]) or "(none identified)"
         if n > SHOWN_LAYERS:
             shown += f" and {n - SHOWN_LAYERS} more"
-        where = f"{n} layer{'s' if n != 1 else ''}" if n else "layers"
+        where = _count(n, "layer") if n else "layers"
         return (
             f"{_TITLE[self.kind]} in {where}: {shown}. {self.detail}. "
             f"Try {self.advice}."
@@ -93,6 +93,10 @@ class Alert:
             "threshold": self.threshold,
             "message": self.message(),
         }
+
+
+def _count(n, noun):
+    return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
 def find_alerts(scalars, layers, names, health, update=None):
@@ -154,7 +158,7 @@ def find_alerts(scalars, layers, names, health, update=None):
                 tuple(names[bad]),
                 float(n),
                 0.0,
-                f"{n} step{'s' if n != 1 else ''} had NaN or Inf gradients "
+                f"{_count(n, 'step')} had NaN or Inf gradients "
                 "and were skipped on every replica",
                 f"checking the inputs and the loss, {clip_tip}",
             )
@@ -200,7 +204,7 @@ def _exploding(scalars, layers, names, health, ratio, update, clip_tip):
             tuple(names[named]),
             float(scalars["jump_max"]),
             health.explode_factor,
-            f"In {n} step{'s' if n != 1 else ''} the global gradient norm "
+            f"In {_count(n, 'step')} the global gradient norm "
             f"jumped to {scalars['jump_max']:.3g} x its running mean, above "
             f"{health.explode_factor:g} x",
             "clip_norm=1.0 (or 'zclip') or a lower learning rate",
@@ -214,7 +218,7 @@ def _exploding(scalars, layers, names, health, ratio, update, clip_tip):
             tuple(names[np.sort(top)]),
             float(scalars["norm_max"]),
             health.explode_norm,
-            f"In {n} step{'s' if n != 1 else ''} the global gradient norm "
+            f"In {_count(n, 'step')} the global gradient norm "
             f"exceeded explode_norm={health.explode_norm:g} (max "
             f"{scalars['norm_max']:.4g})",
             clip_tip,
