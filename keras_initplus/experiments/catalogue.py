@@ -18,11 +18,12 @@ OURS = ("he_avg_fan_normal", "orthogonal_gain", "lsuv", "initializer_for")
 DEEP = "initializer_for_depth"
 
 
-def make_initializer(name, activation, seed, depth=None):
+def make_initializer(name, activation, seed, depth=None, position="hidden"):
     """Returns `(kernel_initializer, needs_lsuv_pass)` for a catalogue name.
 
     `activation` picks the gain for `orthogonal_gain` and the family for
-    `initializer_for`; `depth` is what `initializer_for_depth` passes on.
+    `initializer_for`; `depth` and `position` are what
+    `initializer_for_depth` passes on.
     """
     if name == "small_normal":
         return keras.initializers.RandomNormal(0.0, 0.01, seed=seed), False
@@ -41,7 +42,10 @@ def make_initializer(name, activation, seed, depth=None):
     if name == "initializer_for":
         return initializer_for(activation, seed=seed), False
     if name == DEEP:
-        return initializer_for(activation, depth=depth, seed=seed), False
+        init = initializer_for(
+            activation, depth=depth, seed=seed, position=position
+        )
+        return init, False
     if name == "lsuv":
         from keras_initplus.lsuv import LSUV
 

@@ -21,8 +21,12 @@ def funnel(depth, wide=256, narrow=32):
 
 def _seeded(name, activation, seed, index, depth):
     # Each layer gets its own seed, so seeded runs stay reproducible while
-    # no two layers share a kernel.
-    return make_initializer(name, activation, seed * 1000 + index, depth)
+    # no two layers share a kernel. The first layer reads the input, which
+    # is not mirrored, so a looks-linear kernel there takes all of it.
+    position = "first" if index == 0 else "hidden"
+    return make_initializer(
+        name, activation, seed * 1000 + index, depth, position
+    )
 
 
 def resolve_activation(activation, depth):

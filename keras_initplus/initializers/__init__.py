@@ -9,7 +9,10 @@ from keras_initplus.initializers.he_avg_fan import (
 )
 from keras_initplus.initializers.looks_linear import LooksLinear
 from keras_initplus.initializers.orthogonal import Orthogonal
-from keras_initplus.initializers.recommend import initializer_for
+from keras_initplus.initializers.recommend import (
+    initializer_for,
+    saturating_gain,
+)
 from keras_initplus.initializers.variance_scaling import VarianceScaling
 
 # Snake-case ids for `kernel_initializer="he_avg_fan_normal"`.
@@ -32,4 +35,5 @@ __all__ = [
     "calculate_gain",
     "compute_fans",
     "initializer_for",
+    "saturating_gain",
 ]

@@ -64,7 +64,7 @@ def test_slope_meets_the_condition(depth, eta):
 def test_deeper_networks_need_more_linear_units():
     slopes = [tat_negative_slope(d) for d in (20, 50, 100, 300, 1000)]
     assert slopes == sorted(slopes)
-    assert tat_negative_slope(100) == pytest.approx(0.57044, abs=1e-4)
+    assert tat_negative_slope(100, 0.9) == pytest.approx(0.57044, abs=1e-4)
 
 
 def test_activation_values_and_second_moment():
@@ -146,8 +146,13 @@ def test_config_and_keras_file_in_a_fresh_process(tmp_path):
             ["`eta`", "eta=1.0", "(0, 1)"],
         ),
         (
-            lambda: TailoredLeakyReLU(depth=5),
+            lambda: TailoredLeakyReLU(depth=5, eta=0.9),
             ["`eta`", "at most 0.7359", "depth=5", "eta=0.9"],
+        ),
+        (
+            # The default eta (0.7) is out of reach at depth 3.
+            lambda: TailoredLeakyReLU(depth=3),
+            ["`eta`", "at most 0.6048", "depth=3", "eta=0.7"],
         ),
     ],
 )
