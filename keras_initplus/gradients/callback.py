@@ -8,6 +8,7 @@ import time
 import keras
 import tensorflow as tf
 
+from keras_initplus.backend_support import check_gradient_backend
 from keras_initplus.gradients import alerts as alerts_lib
 from keras_initplus.gradients import health as health_lib
 from keras_initplus.gradients.health import GradientHealth
@@ -122,6 +123,7 @@ class GradientHealthCallback(keras.callbacks.Callback):
         log_dir=None,
         warn_interval=300.0,
     ):
+        check_gradient_backend("GradientHealthCallback")
         super().__init__()
         self._health_kwargs = dict(
             clip_norm=clip_norm,

@@ -11,6 +11,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from keras_initplus.backend_support import check_gradient_backend
 from keras_initplus.gradients import clipping
 from keras_initplus.gradients import norms as norms_lib
 from keras_initplus.validation import check_float, check_int
@@ -130,6 +131,7 @@ class GradientHealth:
         explode_norm=None,
         warmup_steps=25,
     ):
+        check_gradient_backend("GradientHealth")
         self.clip_norm = clipping.check_clip_norm(clip_norm)
         self.clip_mode = clipping.check_clip_mode(clip_mode, self.clip_norm)
         self.vanishing_threshold = check_float(

@@ -17,6 +17,10 @@ b <= n/2 has condition number around 6; a square one around n. The columns
 are therefore taken in blocks of at most half the remaining dimension
 (block Gram-Schmidt, which gives the same Q in exact arithmetic), and the
 last few columns, whose block is nearly square, are done in float64.
+Where the backend has no float64 (JAX without `jax_enable_x64`), that
+block is done in float32 by Householder QR, projected and factored twice,
+which keeps float32 kernels orthonormal to the same 1e-5 (float64
+kernels need float64, hence x64, on JAX).
 """
 
 import keras
@@ -43,6 +47,39 @@ def _cholesky_qr(a, scale=1.0):
 
 def _cholesky_qr2(a, scale=1.0):
     return _cholesky_qr(_cholesky_qr(a), scale)
+
+
+def _householder_q(a):
+    # Householder QR is orthonormal to rounding whatever the conditioning;
+    # the sign flip makes R's diagonal positive, so Q is the same factor.
+    q, r = ops.qr(a)
+    signs = ops.where(ops.diagonal(r) < 0, -1.0, 1.0)
+    return q * ops.cast(signs, q.dtype)[None, :]
+
+
+def _precise_float32(basis, block):
+    """The last, nearly square block without float64.
+
+    Its columns lie in a small complement of `basis` and are badly
+    conditioned there, so the float32 rounding left along `basis` is
+    amplified by the inverse of R. A second projection and QR, the
+    identity in exact arithmetic, removes it.
+    """
+    for _ in range(2):
+        if basis is not None:
+            block = _project_out(basis, _project_out(basis, block))
+        block = _householder_q(block)
+    return block
+
+
+def float64_available():
+    """Whether the backend computes in float64: JAX truncates it to
+    float32 unless `jax_enable_x64` is set."""
+    if keras.backend.backend() != "jax":
+        return True
+    import jax
+
+    return bool(jax.config.jax_enable_x64)
 
 
 def _project_out(basis, block):
@@ -83,12 +120,18 @@ def orthonormal_columns(a, scale=1.0):
     if len(plan) == 1 and not plan[0][2]:
         return _cholesky_qr2(a, scale)
     blocks = []
+    wide = float64_available()
     for start, width, precise in plan:
         block = a[:, start : start + width]
-        if precise:
+        if precise and wide:
             block = ops.cast(block, "float64")
+        basis = None
         if blocks:
             basis = ops.cast(ops.concatenate(blocks, axis=1), block.dtype)
+        if precise and not wide:
+            blocks.append(ops.cast(_precise_float32(basis, block), dtype))
+            continue
+        if basis is not None:
             # Twice is enough (Giraud et al., 2005): one pass leaves
             # rounding-level components along the basis, two remove them.
             block = _project_out(basis, _project_out(basis, block))
