@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 
+from keras_initplus.diagnostics.backward import kernel_gradients
 from keras_initplus.diagnostics.capture import recording
 from keras_initplus.diagnostics.report import DiagnosisReport
 from keras_initplus.diagnostics.stats import forward_stats
@@ -23,6 +24,11 @@ def _proxy_loss(y_pred):
             keras.ops.shape(out)[0], out.dtype
         )
     return total
+
+
+def _norm(tensor):
+    array = keras.ops.convert_to_numpy(tensor)
+    return float(np.linalg.norm(array.astype(np.float64)))
 
 
 def _check_x(x):
@@ -64,7 +70,8 @@ def diagnose(model, x, y=None, *, backward=True):
         model: A Keras model; it is built by calling it on `x` if needed.
         x: A batch of inputs (a few hundred samples is plenty).
         y: Optional targets; needs a compiled model.
-        backward: Whether to measure gradients (TensorFlow backend).
+        backward: Whether to measure gradients (TensorFlow, JAX and
+            PyTorch backends).
 
     Returns:
         A `DiagnosisReport`: print it, `to_dict()` it, `plot(path)` it,
@@ -84,29 +91,10 @@ def diagnose(model, x, y=None, *, backward=True):
             "proxy loss. Received: y with shape "
             f"{np.shape(keras.tree.flatten(y)[0])}"
         )
-    if backward and keras.backend.backend() != "tensorflow":
-        raise ValueError(
-            "Argument `backward=True` needs the TensorFlow backend. "
-            f"Received: backend={keras.backend.backend()!r}; pass "
-            "backward=False for the forward statistics alone."
-        )
     records = []
     with recording(model, records):
-        if backward:
-            import tensorflow as tf
-
-            with tf.GradientTape() as tape:
-                y_pred = model(x, training=False)
-                if y is None:
-                    loss, loss_name = _proxy_loss(y_pred), "proxy"
-                else:
-                    loss = model.compute_loss(
-                        x=x, y=y, y_pred=y_pred, training=False
-                    )
-                    loss_name = "compiled"
-        else:
-            model(x, training=False)
-            loss_name = "none"
+        model(x, training=False)
+    loss_name = "none" if not backward else "proxy" if y is None else "compiled"
     kernels = {}
     for layer, *_ in records:
         kernel = getattr(layer, "kernel", None)
@@ -114,7 +102,11 @@ def diagnose(model, x, y=None, *, backward=True):
             kernels[id(layer)] = kernel
     grads = {}
     if backward and kernels:
-        values = tape.gradient(loss, [k.value for k in kernels.values()])
+        # A second, unrecorded pass: the gradient is taken on each
+        # backend's own terms (a tape, jax.grad, autograd).
+        values = kernel_gradients(
+            model, x, y, list(kernels.values()), _proxy_loss
+        )
         grads = dict(zip(kernels, values))
     rng = np.random.default_rng(0)
     rows, samples = [], []
@@ -128,10 +120,8 @@ def diagnose(model, x, y=None, *, backward=True):
         samples.append(stats.pop("sample"))
         grad = grads.get(id(layer))
         if grad is not None:
-            gnorm = float(np.linalg.norm(np.asarray(grad, np.float64)))
-            wnorm = float(
-                np.linalg.norm(np.asarray(kernels[id(layer)], np.float64))
-            )
+            gnorm = _norm(grad)
+            wnorm = _norm(kernels[id(layer)])
             stats["grad_norm"] = gnorm
             stats["grad_ratio"] = gnorm / wnorm if wnorm > 0 else None
         else:
