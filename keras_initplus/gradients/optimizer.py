@@ -12,6 +12,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_initplus import private_api
 from keras_initplus.backend_support import check_gradient_backend
 
 
@@ -68,6 +69,7 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
     def __init__(self, inner_optimizer, health, name=None):
         check_gradient_backend("GradientHealthOptimizer")
         check_no_clipping(inner_optimizer)
+        private_api.check_attributes(inner_optimizer, private_api.OPTIMIZER)
         super().__init__(learning_rate=0.0, name=name or "gradient_health")
         self.inner_optimizer = inner_optimizer
         self.health = health

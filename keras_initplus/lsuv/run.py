@@ -1,8 +1,9 @@
 """`lsuv_init`: the data-driven pass of LSUV."""
 
+import logging
+
 import keras
 from keras import ops, tree
-from keras.src.utils import io_utils
 
 from keras_initplus.lsuv import checks, targets
 from keras_initplus.lsuv.capture import CallInterceptor
@@ -42,6 +43,15 @@ def _build(model, x):
         ) from e
 
 
+def _print_msg(message):
+    # Where Keras sends its own progress lines: stdout while interactive
+    # logging is on, otherwise the absl logger Keras logs through.
+    if keras.config.is_interactive_logging_enabled():
+        print(message, flush=True)
+    else:
+        logging.getLogger("absl").info(message)
+
+
 class _Progress:
     def __init__(self, verbose, total):
         self.verbose = verbose
@@ -55,7 +65,7 @@ class _Progress:
         if self.bar is not None:
             self.bar.update(self.count)
         elif self.verbose == 2:
-            io_utils.print_msg(
+            _print_msg(
                 f"LSUV {result.name}: var {result.var_before:.4g} -> "
                 f"{result.var_after:.4g} in {result.iterations} iteration(s)"
             )

@@ -85,7 +85,10 @@ def test_config_holds_only_the_seed(cls):
     )
 
 
-@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float64"])
+@pytest.mark.parametrize(
+    "dtype",
+    ["float16", "bfloat16", pytest.param("float64", marks=pytest.mark.float64)],
+)
 def test_dtypes(dtype):
     w = keras_initplus.HeAvgFanNormal(seed=1)((64, 64), dtype=dtype)
     assert keras.backend.standardize_dtype(w.dtype) == dtype

@@ -36,6 +36,7 @@ def test_columns_or_rows_are_orthonormal_times_gain(shape, gain):
     assert np.abs(gram / gain**2 - eye).max() <= 1e-5
 
 
+@pytest.mark.float64
 @pytest.mark.parametrize("shape", [(300, 300), (2000, 100), (64, 512)])
 def test_float64_is_orthonormal_to_double_precision(shape):
     w = keras_initplus.Orthogonal(seed=2)(shape, dtype="float64")
@@ -102,3 +103,48 @@ def test_same_kernel_as_layer_weights():
     layer.build((64,))
     w = np.asarray(layer.kernel, np.float64)
     np.testing.assert_allclose(w.T @ w, (5 / 3) ** 2 * np.eye(32), atol=3e-5)
+
+
+@pytest.fixture
+def without_float64(monkeypatch):
+    # The route JAX takes without x64, on any backend.
+    from keras_initplus.initializers import orthonormal
+
+    monkeypatch.setattr(orthonormal, "float64_available", lambda: False)
+
+
+PRECISE_SHAPES = [(64, 64), (700, 700), (1000, 999), (3, 3, 16, 300)]
+
+
+@pytest.mark.parametrize("shape", PRECISE_SHAPES)
+def test_without_float64_still_orthonormal(without_float64, shape):
+    import warnings
+
+    with warnings.catch_warnings():
+        # No "float64 truncated to float32" warning: it is not asked for.
+        warnings.simplefilter("error")
+        w = keras_initplus.Orthogonal(gain=2.0, seed=3)(shape)
+    gram = _gram(w)
+    assert np.abs(gram / 4.0 - np.eye(gram.shape[0])).max() <= 1e-5
+
+
+@pytest.mark.float64
+@pytest.mark.parametrize("shape", [(64, 64), (700, 700)])
+def test_without_float64_same_kernel(monkeypatch, shape):
+    # Both routes return the unique Q factor with a positive-diagonal R
+    # of the same Gaussian draw, so they agree to float32 rounding.
+    from keras_initplus.initializers import orthonormal
+
+    reference = np.asarray(keras_initplus.Orthogonal(seed=5)(shape))
+    monkeypatch.setattr(orthonormal, "float64_available", lambda: False)
+    fallback = np.asarray(keras_initplus.Orthogonal(seed=5)(shape))
+    np.testing.assert_allclose(fallback, reference, atol=2e-5)
+
+
+@pytest.mark.parametrize("n,k", [(8, 8), (300, 300)])
+def test_without_float64_still_haar(without_float64, n, k):
+    samples = 400 if n < 100 else 200
+    t = _trace_moments(n, k, samples, seed0=3000)
+    var = k / n
+    assert abs(t.mean()) < 4.5 * math.sqrt(var / samples)
+    assert abs(t.var() - var) < 4.5 * var * math.sqrt(2.0 / samples)

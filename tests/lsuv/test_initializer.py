@@ -29,9 +29,13 @@ def test_int_seed_is_deterministic_and_none_is_fresh():
     )
 
 
-def test_float64_and_bfloat16():
+@pytest.mark.float64
+def test_float64():
     w = LSUV(seed=0)((16, 8), dtype="float64")
     assert keras.backend.standardize_dtype(w.dtype) == "float64"
+
+
+def test_bfloat16():
     w = LSUV(seed=0)((16, 8), dtype="bfloat16")
     assert keras.backend.standardize_dtype(w.dtype) == "bfloat16"
 

@@ -58,6 +58,7 @@ def test_keras_file_loads_in_a_fresh_process(tmp_path, run_lsuv):
     assert out.strip().endswith("True")
 
 
+@pytest.mark.tensorflow_only
 def test_export_saved_model_predicts_identically(tmp_path):
     model = _model()
     x = _x()

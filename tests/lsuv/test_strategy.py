@@ -9,6 +9,7 @@ import pytest
 from tests.helpers import run_fresh
 
 
+@pytest.mark.tensorflow_only
 @pytest.mark.distributed
 def test_mirrored_strategy_scope():
     out = run_fresh(

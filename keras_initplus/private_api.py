@@ -1,0 +1,157 @@
+"""Every private Keras attribute the package relies on, in one place.
+
+Keras 3 has no public hook for these, so each is named here with where
+it is used and why, and `check` verifies them against the installed
+Keras: the test suite runs it, and `GradientHealthOptimizer` checks the
+optimizer ones before it traces a step, so that a Keras release that
+renames one fails with a message naming it rather than deep in `fit`.
+
+Not listed: LSUV reads a layer's raw variable as `_kernel` or
+`_embeddings` when Keras keeps one beside a derived public tensor (LoRA,
+quantization), and falls back to the public name when it does not.
+"""
+
+import dataclasses
+
+import keras
+
+
+@dataclasses.dataclass(frozen=True)
+class PrivateAttribute:
+    owner: str  # what the attribute lives on
+    name: str
+    used_in: str
+    why: str
+
+
+OPTIMIZER = "keras.optimizers.Optimizer (TensorFlow backend)"
+_FUNCTIONAL = "a Functional model"
+
+PRIVATE_API = (
+    PrivateAttribute(
+        OPTIMIZER,
+        "_all_reduce_sum_gradients",
+        "gradients/optimizer.py",
+        "overridden while a step is traced: our gradients are summed "
+        "across replicas already",
+    ),
+    PrivateAttribute(
+        OPTIMIZER,
+        "_trainable_variables",
+        "gradients/optimizer.py",
+        "the variables `apply(grads)` updates when none are passed, as "
+        "Keras's own optimizers read them",
+    ),
+    PrivateAttribute(
+        OPTIMIZER,
+        "_clip_gradients",
+        "gradients/optimizer.py",
+        "with gradient accumulation, replaced while the step is traced "
+        "so the accumulated gradient is clipped once, by us",
+    ),
+    PrivateAttribute(
+        OPTIMIZER,
+        "_apply_weight_decay",
+        "gradients/optimizer.py",
+        "with gradient accumulation, moved behind the non-finite check",
+    ),
+    PrivateAttribute(
+        OPTIMIZER,
+        "_backend_update_step",
+        "gradients/optimizer.py",
+        "with gradient accumulation, the update that is measured and "
+        "skipped on non-finite gradients",
+    ),
+    PrivateAttribute(
+        "keras.layers.Layer",
+        "_flatten_layers",
+        "diagnostics/capture.py, lsuv/targets.py",
+        "the walk over sublayers of subclassed and nested models",
+    ),
+    PrivateAttribute(
+        "keras.layers.Layer",
+        "_call_context_args",
+        "lsuv/graph.py",
+        "whether a layer takes `training`, so the walk passes False",
+    ),
+    PrivateAttribute(
+        "keras.Sequential",
+        "_functional",
+        "lsuv/graph.py",
+        "the graph a built Sequential runs, walked node by node",
+    ),
+    PrivateAttribute(
+        _FUNCTIONAL,
+        "_nodes_by_depth",
+        "lsuv/graph.py",
+        "the node order of the memory-saving forward pass",
+    ),
+    PrivateAttribute(
+        _FUNCTIONAL,
+        "_standardize_inputs",
+        "lsuv/graph.py",
+        "the inputs flattened as Functional.call does",
+    ),
+    PrivateAttribute(
+        _FUNCTIONAL,
+        "_outputs_struct",
+        "lsuv/graph.py",
+        "the output structure the forward pass packs",
+    ),
+    PrivateAttribute(
+        "keras.src.models.functional",
+        "Functional",
+        "lsuv/graph.py",
+        "the class that tells a graph model from a subclassed one",
+    ),
+)
+
+
+def _probes():
+    """An object of each owner kind, built on the current backend."""
+    import importlib
+
+    inputs = keras.Input((3,))
+    functional = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    sequential = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    optimizer = keras.optimizers.SGD(0.1)
+    optimizer.build(functional.trainable_variables)
+    return {
+        OPTIMIZER: optimizer,
+        _FUNCTIONAL: functional,
+        "keras.Sequential": sequential,
+        "keras.layers.Layer": keras.layers.Dense(2),
+        "keras.src.models.functional": importlib.import_module(
+            "keras.src.models.functional"
+        ),
+    }
+
+
+def missing_message(entry):
+    return (
+        f"keras_initplus relies on the private Keras attribute "
+        f"`{entry.name}` of {entry.owner} ({entry.used_in}: {entry.why}), "
+        f"which Keras {keras.version()} does not have. Install a Keras "
+        "version the package supports (setup.cfg) or report this."
+    )
+
+
+def check_attributes(obj, owner):
+    """Raises if `obj` lacks a private attribute listed for `owner`."""
+    for entry in PRIVATE_API:
+        if entry.owner == owner and not hasattr(obj, entry.name):
+            raise RuntimeError(missing_message(entry))
+
+
+def check():
+    """Checks every entry against the installed Keras; returns the
+    entries checked. Optimizer entries need the TensorFlow backend."""
+    probes = _probes()
+    checked = []
+    for entry in PRIVATE_API:
+        if entry.owner == OPTIMIZER and keras.backend.backend() != "tensorflow":
+            continue
+        if not hasattr(probes[entry.owner], entry.name):
+            raise RuntimeError(missing_message(entry))
+        checked.append(entry)
+    return checked
