@@ -1,5 +1,6 @@
 """Per-layer statistics of a recorded forward pass."""
 
+import keras
 import numpy as np
 
 from keras_initplus.diagnostics.capture import RELU_LIKE, SATURATING
@@ -33,8 +34,9 @@ def dead_fraction(post, activation):
 
 
 def forward_stats(pre, post, activation, rng):
-    pre = np.asarray(pre, np.float64)
-    post = np.asarray(post, np.float64)
+    # convert_to_numpy also detaches PyTorch tensors that require grad.
+    pre = keras.ops.convert_to_numpy(pre).astype(np.float64)
+    post = keras.ops.convert_to_numpy(post).astype(np.float64)
     return {
         "activation": activation or "linear",
         "pre_mean": float(pre.mean()),
