@@ -33,6 +33,12 @@ _PRECISE_DIM = 256
 _ONE_PASS_RATIO = 4
 
 
+def _matmul(a, b):
+    # einsum, not ops.matmul: Keras's PyTorch backend returns float32
+    # from a float64 matmul on CPU, which would undo the float64 block.
+    return ops.einsum("ij,jk->ik", a, b)
+
+
 def _cholesky_qr(a, scale=1.0):
     # einsum lets the backend read `a` transposed instead of copying it.
     gram = ops.einsum("ij,ik->jk", a, a)
@@ -42,7 +48,7 @@ def _cholesky_qr(a, scale=1.0):
     # scale ride on the small matrix instead of touching all n x k entries.
     eye = ops.eye(a.shape[1], dtype=a.dtype) * ops.cast(scale, a.dtype)
     lower_inv = ops.solve_triangular(lower, eye, lower=True)
-    return ops.matmul(a, ops.transpose(lower_inv))
+    return _matmul(a, ops.transpose(lower_inv))
 
 
 def _cholesky_qr2(a, scale=1.0):
@@ -83,7 +89,8 @@ def float64_available():
 
 
 def _project_out(basis, block):
-    return block - ops.matmul(basis, ops.matmul(ops.transpose(basis), block))
+    coefficients = ops.einsum("ij,ik->jk", basis, block)
+    return block - _matmul(basis, coefficients)
 
 
 def _block_widths(n, k):
