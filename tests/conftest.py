@@ -58,12 +58,15 @@ if os.environ["KERAS_BACKEND"] == "torch":
     import pytest
 
     @pytest.fixture(autouse=True)
-    def _torch_outputs_as_arrays():
+    def _torch_outputs_as_arrays(monkeypatch):
         # The tests read model outputs with np.asarray, which PyTorch
         # refuses on tensors that require grad; the package's own code
-        # converts with keras.ops.convert_to_numpy, and diagnose turns
-        # grad back on for its backward pass.
+        # converts with keras.ops.convert_to_numpy instead.
         import torch
 
-        with torch.no_grad():
-            yield
+        array = torch.Tensor.__array__
+
+        def detached(self, *args, **kwargs):
+            return array(self.detach(), *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, "__array__", detached)

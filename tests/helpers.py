@@ -69,12 +69,12 @@ def assert_keras_file_loads(model, x, tmp_path, check=""):
     path = str(tmp_path / "model.keras")
     model.save(path)
     np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "y.npy", np.asarray(model(x)))
+    np.save(tmp_path / "y.npy", keras.ops.convert_to_numpy(model(x)))
     code = f"""
 import keras, numpy as np
 import keras_initplus
 m = keras.saving.load_model({path!r})
-y = np.asarray(m(np.load({str(tmp_path / "x.npy")!r})))
+y = keras.ops.convert_to_numpy(m(np.load({str(tmp_path / "x.npy")!r})))
 np.testing.assert_allclose(y, np.load({str(tmp_path / "y.npy")!r}),
                            rtol=1e-6, atol=1e-7)
 """

@@ -2,6 +2,7 @@ import json
 
 import keras
 import numpy as np
+import pytest
 
 import keras_initplus
 from tests.helpers import run_fresh
@@ -77,6 +78,10 @@ def test_keras_file_loads_in_a_fresh_process(tmp_path):
         assert name in out
 
 
+@pytest.mark.skipif(
+    keras.backend.backend() == "torch",
+    reason="Keras exports SavedModel from TensorFlow and JAX, not PyTorch",
+)
 def test_savedmodel_export_reloads_and_predicts(tmp_path):
     model = _model()
     x = np.random.default_rng(0).standard_normal((4, 8, 8, 3))
