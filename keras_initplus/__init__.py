@@ -53,21 +53,16 @@ _GRADIENTS = (
 
 
 def __getattr__(name):
-    if name == "gradients":
-        import importlib
-
-        if not backend_support.tensorflow_installed():
-            raise backend_support.import_error_for("keras_initplus.gradients")
-        return importlib.import_module("keras_initplus.gradients")
-    if name not in _GRADIENTS:
+    if name != "gradients" and name not in _GRADIENTS:
         raise AttributeError(
             f"module 'keras_initplus' has no attribute {name!r}"
         )
     if not backend_support.tensorflow_installed():
         raise backend_support.import_error_for(f"keras_initplus.{name}")
-    from keras_initplus import gradients
+    import importlib
 
-    return getattr(gradients, name)
+    gradients = importlib.import_module("keras_initplus.gradients")
+    return gradients if name == "gradients" else getattr(gradients, name)
 
 
 def __dir__():
