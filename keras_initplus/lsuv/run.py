@@ -1,5 +1,6 @@
 """`lsuv_init`: the data-driven pass of LSUV."""
 
+import contextlib
 import logging
 
 import keras
@@ -41,6 +42,17 @@ def _build(model, x):
             f"Received: x of shape {_first_shape(x)}. Cause: "
             f"{type(e).__name__}: {e}"
         ) from e
+
+
+def _no_autograd():
+    # LSUV only measures. PyTorch would otherwise keep every activation
+    # alive for a backward pass that never comes, undoing the graph
+    # walk's early freeing.
+    if keras.backend.backend() == "torch":
+        import torch
+
+        return torch.no_grad()
+    return contextlib.nullcontext()
 
 
 def _print_msg(message):
@@ -177,9 +189,12 @@ def lsuv_init(
     progress = _Progress(verbose, len(chosen))
     settings = {"target": target, "tol": tol, "max_iter": max_iter}
     try:
-        with CallInterceptor(
-            chosen, targets.batch_norms(model), settings, progress
-        ) as interceptor:
+        with (
+            _no_autograd(),
+            CallInterceptor(
+                chosen, targets.batch_norms(model), settings, progress
+            ) as interceptor,
+        ):
             if graph is not None:
                 run_graph(graph, x)
             else:
