@@ -66,6 +66,11 @@ class _Probe(L.Layer):
         return out
 
 
+@pytest.mark.xfail(
+    keras.backend.backend() == "torch",
+    reason="on PyTorch 13 of 30 activations stay alive (docs/backends.md)",
+    strict=True,
+)
 def test_graph_walk_frees_activations():
     log = _Log()
     inputs = keras.Input((16,))
