@@ -34,9 +34,11 @@ _ONE_PASS_RATIO = 4
 
 
 def _matmul(a, b):
-    # einsum, not ops.matmul: Keras's PyTorch backend returns float32
-    # from a float64 matmul on CPU, which would undo the float64 block.
-    return ops.einsum("ij,jk->ik", a, b)
+    # Keras's PyTorch backend returns float32 from a float64 matmul on
+    # CPU, which would undo the float64 block; its einsum keeps float64.
+    if keras.backend.backend() == "torch":
+        return ops.einsum("ij,jk->ik", a, b)
+    return ops.matmul(a, b)
 
 
 def _cholesky_qr(a, scale=1.0):
@@ -89,8 +91,7 @@ def float64_available():
 
 
 def _project_out(basis, block):
-    coefficients = ops.einsum("ij,ik->jk", basis, block)
-    return block - _matmul(basis, coefficients)
+    return block - _matmul(basis, _matmul(ops.transpose(basis), block))
 
 
 def _block_widths(n, k):
