@@ -12,14 +12,14 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 # On another backend only the parts that run there are collected: the
-# gradient half is TensorFlow-only (keras_initplus.backend_support), and
-# the repository checks (lint, docs, release, demo) ran with TensorFlow.
+# gradient half is TensorFlow-only (keras_initplus.backend_support), the
+# repository checks (lint, docs, release, demo) ran with TensorFlow, and
+# tests/backends picks each child process's backend itself.
 _PORTABLE = (
     "initializers",
     "lsuv",
     "diagnostics",
     "activations",
-    "backends",
     "test_private_api.py",
 )
 
