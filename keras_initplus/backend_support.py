@@ -10,7 +10,7 @@ import importlib.util
 
 import keras
 
-GRADIENT_BACKENDS = ("tensorflow",)
+GRADIENT_BACKENDS = ("tensorflow", "jax", "torch")
 
 
 def tensorflow_installed():

@@ -1,13 +1,14 @@
 """`GradientHealthCallback`: installs `GradientHealth` into `model.fit`."""
 
+import contextlib
 import logging
 import math
 import os
 import time
 
 import keras
-import tensorflow as tf
 
+from keras_initplus import backend_support
 from keras_initplus.backend_support import check_gradient_backend
 from keras_initplus.gradients import alerts as alerts_lib
 from keras_initplus.gradients import health as health_lib
@@ -20,6 +21,14 @@ from keras_initplus.gradients.optimizer import (
 logger = logging.getLogger("keras_initplus.gradients")
 
 _LSO = keras.optimizers.LossScaleOptimizer
+_BACKEND = keras.backend.backend()
+if _BACKEND == "tensorflow":
+    import tensorflow as tf
+
+    # The end of a dataset, which `fit` handles; not a failed step.
+    _END_OF_DATA = (StopIteration, tf.errors.OutOfRangeError)
+else:
+    _END_OF_DATA = (StopIteration,)
 
 
 class GradientHealthCallback(keras.callbacks.Callback):
@@ -154,6 +163,13 @@ class GradientHealthCallback(keras.callbacks.Callback):
                 "Argument `log_dir` must be a path or None. "
                 f"Received: log_dir={log_dir!r}"
             )
+        if log_dir is not None and not backend_support.tensorflow_installed():
+            raise ValueError(
+                "Argument `log_dir` writes TensorBoard event files with "
+                "TensorFlow, which is not installed. Received: "
+                f"log_dir={log_dir!r}. Install tensorflow-cpu, or pass "
+                "log_dir=None and read `callback.table`."
+            )
         self.log_dir = None if log_dir is None else os.fspath(log_dir)
         if (
             isinstance(warn_interval, bool)
@@ -197,58 +213,97 @@ class GradientHealthCallback(keras.callbacks.Callback):
             # its own train function, so `fit` in a loop traces once.
             model.train_function = self._cached[1]
         else:
-            strategy = model.distribute_strategy
             variables = list(model.trainable_variables)
-            with strategy.scope():
+            with _strategy_scope(model):
                 if not self.health.matches(variables):
                     self.health = GradientHealth(**self._health_kwargs)
                     self.health.build(variables)
                 wrapper = GradientHealthOptimizer(target, self.health)
+                wrapper.build(variables)
             if target is user_opt:
                 self._slot = (model, "optimizer", user_opt, wrapper)
             else:
                 self._slot = (user_opt, "inner_optimizer", target, wrapper)
-            model.make_train_function(force=True)
+            if _BACKEND == "jax":
+                # JAX fixes the step's output shardings here, from the
+                # optimizer's variables, which must include ours.
+                with self._swapped():
+                    model.make_train_function(force=True)
+            else:
+                model.make_train_function(force=True)
             guarded = self._guard(model.train_function)
             self._cached = (key, guarded)
             model.train_function = guarded
         self.health.reset_epoch()
 
+    @contextlib.contextmanager
+    def _swapped(self):
+        # The wrapper is the optimizer only while the step runs (and is
+        # traced): whatever else happens during `fit`, including a
+        # checkpoint or a callback that raises, sees the user's
+        # optimizer. `object.__setattr__` keeps the swap out of Keras's
+        # and TensorFlow's attribute tracking.
+        owner, attr, user, wrapper = self._slot
+        object.__setattr__(owner, attr, wrapper)
+        try:
+            yield
+        finally:
+            object.__setattr__(owner, attr, user)
+
     def _guard(self, train_function):
-        def guarded(iterator):
+        # `self._model`, not `self.model`: on JAX the property syncs the
+        # model's variables from the last step's state, which the step
+        # about to run is handed and donates.
+        def guarded(*args):
             if self._installed is None or (
-                getattr(self.model, "history", None) is not self._token
+                getattr(self._model, "history", None) is not self._token
             ):
                 # A later `fit` that does not use this callback reached
                 # a train function left by a `fit` that never finished.
                 self._restore()
-                self.model.make_train_function(force=True)
-                return self.model.train_function(iterator)
-            owner, attr, user, wrapper = self._slot
-            # The wrapper is the optimizer only while the step runs (and
-            # is traced): whatever else happens during `fit`, including
-            # a checkpoint or a callback that raises, sees the user's
-            # optimizer. `object.__setattr__` keeps the swap out of
-            # Keras's and TensorFlow's attribute tracking.
-            object.__setattr__(owner, attr, wrapper)
+                self._model.make_train_function(force=True)
+                return self._model.train_function(*args)
+            if _BACKEND == "jax":
+                args = (self._with_health_state(args[0]), *args[1:])
             try:
-                return train_function(iterator)
-            except (StopIteration, tf.errors.OutOfRangeError):
+                with self._swapped():
+                    out = train_function(*args)
+            except _END_OF_DATA:
                 raise
             except BaseException:
                 self._cached = None
                 self._restore()
                 raise
-            finally:
-                object.__setattr__(owner, attr, user)
+            if _BACKEND == "jax":
+                logs, state = out
+                out = (logs, self._without_health_state(state))
+            return out
 
         return guarded
+
+    def _with_health_state(self, state):
+        # JAX's `fit` carries the user's optimizer variables from step to
+        # step; the traced step, run with the wrapper, takes the health
+        # state after them (`GradientHealthOptimizer.variables`).
+        trainable, non_trainable, optimizer, metrics = state
+        health = [v.value for v in self.health.variables]
+        return (trainable, non_trainable, [*optimizer, *health], metrics)
+
+    def _without_health_state(self, state):
+        trainable, non_trainable, optimizer, metrics = state
+        n = len(optimizer) - len(self.health.variables)
+        # Kept in the health variables at once (no copy: JAX assigns by
+        # reference), so `read` sees every step, as on the other
+        # backends.
+        for v, value in zip(self.health.variables, optimizer[n:]):
+            v.assign(value)
+        return (trainable, non_trainable, list(optimizer[:n]), metrics)
 
     def _restore(self):
         if self._installed is None:
             return
         self._installed = None
-        self.model.train_function = None
+        self._model.train_function = None
 
     def on_train_end(self, logs=None):
         self._restore()
@@ -341,6 +396,9 @@ class GradientHealthCallback(keras.callbacks.Callback):
         return True
 
     def _write(self, epoch, summary):
+        # TensorFlow writes the event files on every backend.
+        import tensorflow as tf
+
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(self.log_dir)
         with self._writer.as_default(step=epoch):
@@ -363,12 +421,28 @@ def _scalar(tag, value):
     # What `tf.summary.scalar` writes, without needing the TensorBoard
     # package installed (tensorflow-cpu does not pull it in): the
     # "scalars" plugin tag is what TensorBoard reads the value by.
+    import tensorflow as tf
+
     metadata = tf.compat.v1.SummaryMetadata(
         plugin_data=tf.compat.v1.SummaryMetadata.PluginData(
             plugin_name="scalars"
         )
     )
     tf.summary.write(tag, tf.constant(value, tf.float32), metadata=metadata)
+
+
+def _strategy_scope(model):
+    if _BACKEND == "tensorflow":
+        return model.distribute_strategy.scope()
+    return contextlib.nullcontext()
+
+
+def _distribution(model):
+    if _BACKEND == "tensorflow":
+        return model.distribute_strategy
+    if _BACKEND == "jax":
+        return keras.distribution.distribution()
+    return None
 
 
 def _trace_key(model, optimizer):
@@ -380,7 +454,7 @@ def _trace_key(model, optimizer):
         optimizer,
         tuple(model.metrics),
         tuple(model.trainable_variables),
-        model.distribute_strategy,
+        _distribution(model),
         model.steps_per_execution,
         model.jit_compile,
         model.run_eagerly,

@@ -1,7 +1,8 @@
 """L2-norm clip rules: fixed global, fixed per layer, AutoClip, ZClip.
 
 A rule is small and pure. `scale_for(norm, threshold)` is the clip
-factor, the one `tf.clip_by_global_norm` applies. The adaptive rules
+factor, the one `tf.clip_by_global_norm` applies. Written with
+`keras.ops`, so they run on every backend. The adaptive rules
 keep their state in a dict of tensors: `threshold(state, norm)` returns
 the threshold for this step and the next state, and the caller decides
 whether to keep it (it does not on a skipped, non-finite step).
@@ -10,7 +11,7 @@ whether to keep it (it does not on a skipped, non-finite step).
 import math
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from keras_initplus.gradients import norms as norms_lib
 from keras_initplus.validation import check_float, check_int, is_real
@@ -25,8 +26,8 @@ def scale_for(norm, threshold):
     `threshold / norm` above it; 1 for a +inf threshold (a calm ZClip
     step); NaN when `norm` is not finite, as in `tf.clip_by_global_norm`.
     """
-    threshold = tf.cast(threshold, norm.dtype)
-    scale = tf.where(norm > threshold, threshold / norm, 1.0)
+    threshold = ops.cast(threshold, norm.dtype)
+    scale = ops.where(norm > threshold, threshold / norm, 1.0)
     return scale + (norm - norm)
 
 
@@ -39,8 +40,8 @@ def clip_by_global_norm(grads, threshold, norm=None):
 
     Example:
 
-    >>> g = [tf.constant([3.0, 4.0])]
-    >>> clip_by_global_norm(g, 1.0)[0].numpy()
+    >>> g = [keras.ops.array([3.0, 4.0])]
+    >>> keras.ops.convert_to_numpy(clip_by_global_norm(g, 1.0)[0])
     array([0.6, 0.8], dtype=float32)
     """
     present = [g for g in grads if g is not None]
@@ -58,8 +59,8 @@ def clip_by_layer_norm(grads, segment_ids, threshold, layer_norms):
     `grads[i]`, and `layer_norms` the norms of the layers.
     """
     scales = scale_for(layer_norms, threshold)
-    ids = tf.constant(segment_ids, tf.int32)
-    per_var = tf.gather(scales, ids)
+    ids = np.asarray(segment_ids, np.int32)
+    per_var = ops.take(scales, ids)
     return [
         norms_lib.scale_gradient(g, per_var[i]) for i, g in enumerate(grads)
     ]
@@ -105,18 +106,18 @@ class AutoClip:
 
     def threshold(self, state, norm):
         count = state["count"]
-        slot = tf.cast(tf.math.floormod(count, self.history), tf.int32)
-        buffer = tf.tensor_scatter_nd_update(
-            state["buffer"], [[slot]], tf.reshape(norm, [1])
-        )
-        n = tf.minimum(count + 1.0, float(self.history))
-        valid = tf.range(self.history, dtype=tf.float32) < n
-        ordered = tf.sort(tf.where(valid, buffer, np.inf))
+        slots = np.arange(self.history, dtype=np.float32)
+        # A select rather than a scatter: the same on every backend, and
+        # cheap at this size.
+        slot = ops.mod(count, float(self.history))
+        buffer = ops.where(slots == slot, norm, state["buffer"])
+        n = ops.minimum(count + 1.0, float(self.history))
+        ordered = ops.sort(ops.where(slots < n, buffer, np.inf))
         pos = self.percentile / 100.0 * (n - 1.0)
-        lo = tf.floor(pos)
-        hi = tf.minimum(lo + 1.0, n - 1.0)
-        a = tf.gather(ordered, tf.cast(lo, tf.int32))
-        b = tf.gather(ordered, tf.cast(hi, tf.int32))
+        lo = ops.floor(pos)
+        hi = ops.minimum(lo + 1.0, n - 1.0)
+        a = ops.take(ordered, ops.cast(lo, "int32"))
+        b = ops.take(ordered, ops.cast(hi, "int32"))
         thr = a + (pos - lo) * (b - a)
         return thr, {"buffer": buffer, "count": count + 1.0}
 
@@ -173,22 +174,22 @@ class ZClip:
     def threshold(self, state, norm):
         mean, var, count = state["mean"], state["var"], state["count"]
         warm = count < self.warmup_steps
-        std = tf.sqrt(tf.maximum(var, 0.0))
-        z = (norm - mean) / tf.maximum(std, 1e-12)
-        spike = tf.logical_and(tf.logical_not(warm), z > self.z_thresh)
-        clipped_to = mean + (self.z_thresh**2 / tf.maximum(z, 1e-12)) * std
-        thr = tf.where(spike, clipped_to, np.inf)
-        g = tf.minimum(norm, thr)
+        std = ops.sqrt(ops.maximum(var, 0.0))
+        z = (norm - mean) / ops.maximum(std, 1e-12)
+        spike = ops.logical_and(ops.logical_not(warm), z > self.z_thresh)
+        clipped_to = mean + (self.z_thresh**2 / ops.maximum(z, 1e-12)) * std
+        thr = ops.where(spike, clipped_to, np.inf)
+        g = ops.minimum(norm, thr)
         # Welford's running mean and variance during warmup.
         n = count + 1.0
         w_mean = mean + (g - mean) / n
         w_var = var + ((g - mean) * (g - w_mean) - var) / n
         a = self.alpha
         e_mean = a * mean + (1.0 - a) * g
-        e_var = a * var + (1.0 - a) * tf.square(g - e_mean)
+        e_var = a * var + (1.0 - a) * ops.square(g - e_mean)
         new = {
-            "mean": tf.where(warm, w_mean, e_mean),
-            "var": tf.where(warm, w_var, e_var),
+            "mean": ops.where(warm, w_mean, e_mean),
+            "var": ops.where(warm, w_var, e_var),
             "count": n,
         }
         return thr, new

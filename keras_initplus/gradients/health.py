@@ -1,20 +1,32 @@
 """`GradientHealth`: per-step measuring, clipping and the finite check.
 
 The one object that does the per-step work for both the callback and a
-custom training loop. Its state lives in `tf.Variable`s, so a step
-never talks to the host: statistics are summed, maxed and counted on
-the device and read once per epoch (or whenever the caller chooses).
+custom training loop, on every Keras backend. Its state lives in
+variables, so a step never talks to the host: statistics are summed,
+maxed and counted on the device and read once per epoch (or whenever
+the caller chooses).
+
+The step itself, `GradientHealth.stateless_apply`, is a pure function
+written with `keras.ops`: JAX's functional train step carries its state,
+and `apply` reads and writes it in place on TensorFlow and PyTorch. On
+TensorFlow the state is a `tf.Variable` with one copy per replica, and
+`apply` first sums the gradients across `tf.distribute` replicas.
 """
 
 import math
 
+import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from keras_initplus.backend_support import check_gradient_backend
 from keras_initplus.gradients import clipping
 from keras_initplus.gradients import norms as norms_lib
 from keras_initplus.validation import check_float, check_int
+
+_TF = keras.backend.backend() == "tensorflow"
+if _TF:
+    import tensorflow as tf
 
 # Rows of the per-epoch scalar statistics vector.
 SCALARS = (
@@ -172,39 +184,35 @@ class GradientHealth:
         self.layer_sizes = sizes.tolist()
         self._sizes = (2, len(SCALARS), len(LAYER_ROWS) * n)
 
-        # Every replica computes the same statistics from the same
-        # summed gradient, so each keeps its own copy (ON_READ) and
-        # reads return the first replica's: no cross-device copy per
-        # step.
-        def var(value, name):
-            return tf.Variable(
-                value,
-                trainable=False,
-                name=name,
-                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
-                synchronization=tf.VariableSynchronization.ON_READ,
+        initial = {"grad_health": np.zeros((sum(self._sizes),), np.float32)}
+        if self.adaptive:
+            for k, v in self.clip_norm.initial_state().items():
+                initial[f"grad_health_clip_{k}"] = v
+        # All statistics in one vector, [running | scalars | layers]: one
+        # read and one write per step. `running` holds the running mean
+        # of the global norm and the finite-step count, which persist
+        # across epochs.
+        made = _make_tf_variables(initial) if _TF else _make_variables(initial)
+        self.state = made.pop("grad_health")
+        self.rule_state = {
+            k: made[f"grad_health_clip_{k}"]
+            for k in (self.clip_norm.initial_state() if self.adaptive else ())
+        }
+        self._measure_fn = self._measure
+        if _TF:
+            # The step's bookkeeping (layer norms, ratios, about sixty
+            # element-wise ops on short vectors) as one XLA cluster with
+            # few inputs: launching it costs less than running the ops
+            # one by one. JAX compiles the whole step anyway.
+            self._measure_fn = tf.function(
+                self._measure, jit_compile=True, autograph=False
             )
-
-        with tf.init_scope():
-            # All statistics in one vector, [running | scalars | layers]:
-            # one read and one write per step. `running` holds the
-            # running mean of the global norm and the finite-step count,
-            # which persist across epochs.
-            self.state = var(
-                np.zeros((sum(self._sizes),), np.float32), "grad_health"
-            )
-            self.rule_state = {}
-            if self.adaptive:
-                for k, v in self.clip_norm.initial_state().items():
-                    self.rule_state[k] = var(v, f"grad_health_clip_{k}")
-        # The step's bookkeeping (layer norms, ratios, about sixty
-        # element-wise ops on short vectors) as one XLA cluster with few
-        # inputs: launching it costs less than running the ops one by
-        # one.
-        self._measure_jit = tf.function(
-            self._measure, jit_compile=True, autograph=False
-        )
         self.built = True
+
+    @property
+    def variables(self):
+        """The state variables: the statistics, then the clip rule's."""
+        return [self.state, *self.rule_state.values()]
 
     def matches(self, variables):
         """Whether the state was built for exactly these variables."""
@@ -217,7 +225,7 @@ class GradientHealth:
 
     def reset_epoch(self):
         """Zeroes the per-epoch statistics (eager; outside the step)."""
-        flat = np.array(self.state.numpy())
+        flat = np.array(_numpy(self.state))
         _, scalars, layers = self._split(flat)
         scalars[:] = 0.0
         layers[:EPOCH_LAYER_ROWS] = 0.0
@@ -226,19 +234,22 @@ class GradientHealth:
     def read(self):
         """`(scalars, layers)` as numpy arrays (rows as `SCALARS` and
         `LAYER_ROWS`): one host transfer."""
-        _, scalars, layers = self._split(self.state.numpy())
+        _, scalars, layers = self._split(_numpy(self.state))
         return scalars, layers
 
     def apply(self, grads, variables, aggregate=True):
-        """One step. Returns `(grads, finite)`.
+        """One step, in place. Returns `(grads, finite)`.
 
-        `grads` are the aggregated (summed across replicas when
-        `aggregate` and under a strategy) and clipped gradients, `None`
-        where the input was `None`; `finite` a scalar bool tensor.
+        `grads` are the aggregated (on TensorFlow, summed across
+        replicas when `aggregate` and under a strategy) and clipped
+        gradients, `None` where the input was `None`; `finite` a scalar
+        bool tensor. Under JAX's tracing use `stateless_apply`.
         """
         if not self.built:
-            if tf.distribute.in_cross_replica_context() or (
-                not tf.distribute.has_strategy()
+            if (
+                not _TF
+                or tf.distribute.in_cross_replica_context()
+                or (not tf.distribute.has_strategy())
             ):
                 self.build(variables)
             else:
@@ -249,6 +260,24 @@ class GradientHealth:
                     "`strategy.scope()`."
                 )
         grads = list(grads)
+        if aggregate and _TF:
+            grads = _sum_across_replicas(grads)
+        values = [v.read_value() if _TF else v.value for v in self.variables]
+        grads, finite, values = self.stateless_apply(values, grads, variables)
+        for v, value in zip(self.variables, values):
+            v.assign(value)
+        return grads, finite
+
+    def stateless_apply(self, state_values, grads, variables):
+        """The pure step: `(grads, finite, new_state_values)`.
+
+        `state_values` are the current values of `self.variables`, and
+        `variables` the weights (variables or their values); nothing is
+        summed across devices, so on JAX the gradients are the global
+        batch's, as `jax.grad` of a sharded step returns them. On a
+        non-finite step the clip rule's state is returned unchanged.
+        """
+        grads = list(grads)
         variables = list(variables)
         if len(grads) != len(self._var_keys):
             raise ValueError(
@@ -257,27 +286,25 @@ class GradientHealth:
             )
         present = [i for i, g in enumerate(grads) if g is not None]
         if not present:
-            return grads, tf.constant(True)
+            return grads, ops.convert_to_tensor(True), list(state_values)
+        flat, rule_values = state_values[0], state_values[1:]
         g_list = [grads[i] for i in present]
-        if aggregate:
-            ctx = tf.distribute.get_replica_context()
-            if ctx is not None and ctx.num_replicas_in_sync > 1:
-                g_list = ctx.all_reduce(tf.distribute.ReduceOp.SUM, g_list)
         seg = tuple(self._segment_ids[i] for i in present)
         sq = norms_lib.squared_norms(g_list)
         # The update waits only on these few scalar ops; the weight norms
         # and the bookkeeping below run beside it, off the critical path.
-        norm = tf.sqrt(tf.reduce_sum(sq))
-        finite = tf.math.is_finite(norm)
+        norm = ops.sqrt(ops.sum(sq))
+        finite = ops.isfinite(norm)
 
-        new_rule_state = None
+        new_rule = []
         if self.clip_norm is None:
-            thr = tf.constant(math.inf, tf.float32)
+            thr = ops.convert_to_tensor(math.inf, "float32")
         elif self.adaptive:
-            state = {k: v.read_value() for k, v in self.rule_state.items()}
-            thr, new_rule_state = self.clip_norm.threshold(state, norm)
+            old = dict(zip(self.rule_state, rule_values))
+            thr, new = self.clip_norm.threshold(old, norm)
+            new_rule = [ops.where(finite, new[k], old[k]) for k in old]
         else:
-            thr = tf.constant(self.clip_norm, tf.float32)
+            thr = ops.convert_to_tensor(self.clip_norm, "float32")
 
         result = list(grads)
         if self.clip_norm is None:
@@ -291,117 +318,159 @@ class GradientHealth:
             result[i] = g
 
         w_sq = norms_lib.squared_norms([_value(variables[i]) for i in present])
-        state = self._measure_jit(sq, w_sq, thr, self.state.read_value(), seg)
-        self.state.assign(state)
-        if new_rule_state is not None:
-            for k, v in self.rule_state.items():
-                v.assign(tf.where(finite, new_rule_state[k], v))
-        return result, finite
+        new_flat = self._measure_fn(sq, w_sq, thr, flat, seg)
+        return result, finite, [new_flat, *new_rule]
 
     def _measure(self, sq, w_sq, thr, flat, seg):
         """Pure: the next state from this step's squared norms and clip
         threshold. `seg` (a Python tuple) gives each present variable's
         layer."""
-        f32 = tf.float32
+        f32 = "float32"
         n = len(self.layer_names)
         a, b, _ = self._sizes
         running, s = flat[:a], flat[a : a + b]
-        L = tf.reshape(flat[a + b :], [len(LAYER_ROWS), n])
+        L = ops.reshape(flat[a + b :], [len(LAYER_ROWS), n])
         layer_norm = norms_lib.layer_norms(sq, seg, n)
         w_norm = norms_lib.layer_norms(w_sq, seg, n)
         has = np.zeros((n,), bool)
         has[list(seg)] = True
         # Recomputed here rather than passed in: a scalar from a short
         # vector costs less inside the cluster than one more input.
-        norm = tf.sqrt(tf.reduce_sum(sq))
-        finite = tf.math.is_finite(norm)
-        ratio = layer_norm / tf.maximum(w_norm, 1e-12)
+        norm = ops.sqrt(ops.sum(sq))
+        finite = ops.isfinite(norm)
+        ratio = layer_norm / ops.maximum(w_norm, 1e-12)
 
         if self.clip_mode == "layer":
-            clipped = tf.reduce_any(layer_norm > thr)
+            clipped = ops.any(layer_norm > thr)
         else:
             clipped = norm > thr
 
-        fin = tf.cast(finite, f32)
-        safe_norm = tf.where(finite, norm, 0.0)
+        fin = ops.cast(finite, f32)
+        safe_norm = ops.where(finite, norm, 0.0)
         ema, count = running[0], running[1]
-        warm = tf.logical_and(count >= self.warmup_steps, finite)
-        jump = tf.where(warm, safe_norm / tf.maximum(ema, 1e-30), 0.0)
-        spike = tf.logical_and(warm, jump > self.explode_factor)
-        over_cap = tf.constant(False)
+        warm = ops.logical_and(count >= self.warmup_steps, finite)
+        jump = ops.where(warm, safe_norm / ops.maximum(ema, 1e-30), 0.0)
+        spike = ops.logical_and(warm, jump > self.explode_factor)
+        over_cap = ops.convert_to_tensor(False)
         if self.explode_norm is not None:
-            over_cap = tf.logical_and(finite, norm > self.explode_norm)
+            over_cap = ops.logical_and(finite, norm > self.explode_norm)
         # The plain mean of the first 100 steps, then an EMA with decay
         # 0.99: an EMA started from the first, often atypical, step
         # would stay biased towards it for hundreds of steps.
-        rate = 1.0 / tf.minimum(count + 1.0, 100.0)
+        rate = 1.0 / ops.minimum(count + 1.0, 100.0)
         new_ema = ema + rate * (safe_norm - ema)
-        new_running = tf.where(
-            finite, tf.stack([new_ema, count + 1.0]), running
+        new_running = ops.where(
+            finite, ops.stack([new_ema, count + 1.0]), running
         )
 
-        step_vec = tf.stack(
+        step_vec = ops.stack(
             [
                 fin,
                 safe_norm,
                 safe_norm,
-                fin * tf.cast(clipped, f32),
+                fin * ops.cast(clipped, f32),
                 1.0 - fin,
-                tf.cast(tf.logical_or(spike, over_cap), f32),
-                tf.cast(over_cap, f32),
+                ops.cast(ops.logical_or(spike, over_cap), f32),
+                ops.cast(over_cap, f32),
                 jump,
             ]
         )
         is_max = np.zeros(len(SCALARS), bool)
         is_max[[_S["norm_max"], _S["jump_max"]]] = True
-        new_s = tf.where(is_max, tf.maximum(s, step_vec), s + step_vec)
+        new_s = ops.where(is_max, ops.maximum(s, step_vec), s + step_vec)
 
-        layer_finite = tf.math.is_finite(layer_norm)
-        usable = tf.logical_and(layer_finite, finite)
-        ln = tf.where(usable, layer_norm, 0.0)
-        rt = tf.where(usable, ratio, 0.0)
+        layer_finite = ops.isfinite(layer_norm)
+        usable = ops.logical_and(layer_finite, finite)
+        ln = ops.where(usable, layer_norm, 0.0)
+        rt = ops.where(usable, ratio, 0.0)
         # The fraction of the gradient that clipping lets through, so
         # that `update_sum` is the ratio of what is applied.
         if self.clip_mode == "layer":
-            kept = tf.minimum(1.0, thr / tf.maximum(ln, 1e-30))
+            kept = ops.minimum(1.0, thr / ops.maximum(ln, 1e-30))
         else:
-            kept = tf.minimum(1.0, thr / tf.maximum(safe_norm, 1e-30))
-        best = tf.reduce_max(tf.where(has, rt, 0.0))
-        low = tf.logical_and(
-            tf.logical_and(usable, has), rt < self.vanishing_threshold * best
+            kept = ops.minimum(1.0, thr / ops.maximum(safe_norm, 1e-30))
+        best = ops.max(ops.where(has, rt, 0.0))
+        low = ops.logical_and(
+            ops.logical_and(usable, has), rt < self.vanishing_threshold * best
         )
         layer_ema = L[_L["ema"]]
-        layer_spike = tf.logical_and(
-            tf.logical_and(usable, warm), ln > self.explode_factor * layer_ema
+        layer_spike = ops.logical_and(
+            ops.logical_and(usable, warm), ln > self.explode_factor * layer_ema
         )
-        layer_spike = tf.logical_and(layer_spike, spike)
-        new_layer_ema = tf.where(
+        layer_spike = ops.logical_and(layer_spike, spike)
+        new_layer_ema = ops.where(
             usable, layer_ema + rate * (ln - layer_ema), layer_ema
         )
-        new_L = tf.stack(
+        new_L = ops.stack(
             [
                 L[_L["norm_sum"]] + ln,
-                tf.maximum(L[_L["norm_max"]], ln),
+                ops.maximum(L[_L["norm_max"]], ln),
                 L[_L["ratio_sum"]] + rt,
                 L[_L["update_sum"]] + rt * kept,
-                L[_L["low_steps"]] + tf.cast(low, f32),
-                L[_L["spike_steps"]] + tf.cast(layer_spike, f32),
+                L[_L["low_steps"]] + ops.cast(low, f32),
+                L[_L["spike_steps"]] + ops.cast(layer_spike, f32),
                 L[_L["nonfinite_steps"]]
-                + tf.cast(tf.logical_not(layer_finite), f32),
-                tf.where(
-                    tf.logical_and(usable, has), w_norm, L[_L["weight_norm"]]
+                + ops.cast(ops.logical_not(layer_finite), f32),
+                ops.where(
+                    ops.logical_and(usable, has), w_norm, L[_L["weight_norm"]]
                 ),
                 new_layer_ema,
             ]
         )
-        new_flat = tf.concat(
-            [new_running, new_s, tf.reshape(new_L, [-1])], axis=0
+        new_flat = ops.concatenate(
+            [new_running, new_s, ops.reshape(new_L, [-1])], axis=0
         )
         return new_flat
 
 
 def _value(v):
-    return getattr(v, "value", v)
+    return v.value if isinstance(v, keras.Variable) else v
+
+
+def _numpy(variable):
+    if _TF:
+        return variable.numpy()
+    return ops.convert_to_numpy(variable.value)
+
+
+def _make_variables(initial):
+    return {
+        name: keras.Variable(value, trainable=False, name=name)
+        for name, value in initial.items()
+    }
+
+
+def _make_tf_variables(initial):
+    # Every replica computes the same statistics from the same summed
+    # gradient, so each keeps its own copy (ON_READ) and reads return
+    # the first replica's: no cross-device copy per step.
+    with tf.init_scope():
+        return {
+            name: tf.Variable(
+                value,
+                trainable=False,
+                name=name,
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+                synchronization=tf.VariableSynchronization.ON_READ,
+            )
+            for name, value in initial.items()
+        }
+
+
+def _sum_across_replicas(grads):
+    # ReduceOp.SUM, as Keras does: its loss is already divided by the
+    # number of replicas.
+    ctx = tf.distribute.get_replica_context()
+    present = [i for i, g in enumerate(grads) if g is not None]
+    if ctx is None or ctx.num_replicas_in_sync <= 1 or not present:
+        return grads
+    summed = ctx.all_reduce(
+        tf.distribute.ReduceOp.SUM, [grads[i] for i in present]
+    )
+    grads = list(grads)
+    for i, g in zip(present, summed):
+        grads[i] = g
+    return grads
 
 
 def _key(v):

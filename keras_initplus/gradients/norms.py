@@ -1,11 +1,24 @@
 """Pure gradient-norm functions: global norm, per-layer norms, grouping.
 
 Every function here takes tensors and returns tensors; none keeps state,
-so they run the same in eager mode, inside `tf.function`, under XLA and
-in each replica of a `tf.distribute` strategy.
+so they run the same eagerly, inside `tf.function` or `jax.jit`, under
+XLA and in each replica of a `tf.distribute` strategy. They are written
+with `keras.ops`; only TensorFlow's `tf.IndexedSlices` (sparse embedding
+gradients, which no other backend produces) and its fused `l2_loss`
+kernel take a TensorFlow branch.
 """
 
-import tensorflow as tf
+import keras
+import numpy as np
+from keras import ops
+
+_TF = keras.backend.backend() == "tensorflow"
+if _TF:
+    import tensorflow as tf
+
+
+def _is_sparse(g):
+    return _TF and isinstance(g, tf.IndexedSlices)
 
 
 def dense_values(g):
@@ -17,7 +30,7 @@ def dense_values(g):
     the norm when a batch repeats an index. Costs O(stored values), not
     O(rows of the dense tensor).
     """
-    if isinstance(g, tf.IndexedSlices):
+    if _is_sparse(g):
         unique, position = tf.unique(g.indices)
         return tf.math.unsorted_segment_sum(
             g.values, position, tf.shape(unique)[0]
@@ -29,29 +42,34 @@ def scale_gradient(g, scale):
     """`g * scale`, keeping `tf.IndexedSlices` sparse."""
     if g is None:
         return None
-    if isinstance(g, tf.IndexedSlices):
+    if _is_sparse(g):
         values = g.values * tf.cast(scale, g.values.dtype)
         return tf.IndexedSlices(values, g.indices, g.dense_shape)
-    return g * tf.cast(scale, g.dtype)
+    return g * ops.cast(scale, g.dtype)
+
+
+def _squared_norm(t):
+    t = ops.cast(dense_values(t), "float32")
+    if _TF:
+        # `2 * l2_loss(t)` is one fused kernel where `sum(square(t))`
+        # writes a full-size temporary first; on a CPU that halves the
+        # cost, which is most of what measuring a large layer costs.
+        return 2.0 * tf.nn.l2_loss(t)
+    return ops.sum(ops.square(t))
 
 
 def squared_norms(tensors):
     """Float32 vector of `sum(t**2)`, one entry per tensor.
 
-    Summed in float32 so that float16 gradients do not overflow.
-    `2 * l2_loss(t)` is one fused kernel where `sum(square(t))` writes a
-    full-size temporary first; on a CPU that halves the cost, which is
-    most of what measuring a large layer costs. It is also what
-    `tf.linalg.global_norm` computes.
+    Summed in float32 so that float16 gradients do not overflow. It is
+    also what `tf.linalg.global_norm` computes.
     """
-    return 2.0 * tf.stack(
-        [tf.nn.l2_loss(tf.cast(dense_values(t), tf.float32)) for t in tensors]
-    )
+    return ops.stack([_squared_norm(t) for t in tensors])
 
 
 def global_norm(tensors):
     """`sqrt(sum_i ||t_i||^2)`, the L2 norm of all tensors as one vector."""
-    return tf.sqrt(tf.reduce_sum(squared_norms(tensors)))
+    return ops.sqrt(ops.sum(squared_norms(tensors)))
 
 
 def layer_key(variable):
@@ -87,16 +105,16 @@ def group_by_layer(variables):
 
 
 def segment_sum(values, segment_ids, num_segments):
-    """Sums a vector by segment; a constant one-hot matmul-free version.
+    """Sums a vector by segment, with constant ids.
 
-    `tf.math.unsorted_segment_sum` with constant ids compiles under XLA
-    and costs one small kernel.
+    A segment sum rather than a product with a one-hot matrix: there an
+    infinite entry would make `0 * inf = NaN` in every other segment.
+    It compiles under XLA and costs one small kernel.
     """
-    return tf.math.unsorted_segment_sum(
-        values, tf.constant(segment_ids, tf.int32), num_segments
-    )
+    ids = ops.convert_to_tensor(np.asarray(segment_ids, np.int32))
+    return ops.segment_sum(values, ids, num_segments=num_segments)
 
 
 def layer_norms(squared, segment_ids, num_layers):
     """Per-layer L2 norms from per-variable squared norms."""
-    return tf.sqrt(segment_sum(squared, segment_ids, num_layers))
+    return ops.sqrt(segment_sum(squared, segment_ids, num_layers))

@@ -3,17 +3,23 @@
 It hands each step's gradients to a `GradientHealth` (which sums them
 across replicas, measures and clips them) and then applies them with the
 wrapped optimizer, or skips the step on every replica when they are not
-finite. Modelled on `keras.optimizers.LossScaleOptimizer`.
+finite. Modelled on `keras.optimizers.LossScaleOptimizer`: `apply` on
+TensorFlow and PyTorch, `stateless_apply` for JAX's functional step, the
+health state among the optimizer's `variables` there, and `ops.cond`
+for the skip.
 """
 
 import contextlib
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from keras_initplus import private_api
 from keras_initplus.backend_support import check_gradient_backend
+
+_TF = keras.backend.backend() == "tensorflow"
+if _TF:
+    import tensorflow as tf
 
 
 @contextlib.contextmanager
@@ -69,7 +75,17 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
     def __init__(self, inner_optimizer, health, name=None):
         check_gradient_backend("GradientHealthOptimizer")
         check_no_clipping(inner_optimizer)
-        private_api.check_attributes(inner_optimizer, private_api.OPTIMIZER)
+        if _TF:
+            private_api.check_attributes(inner_optimizer, private_api.OPTIMIZER)
+        elif getattr(inner_optimizer, "gradient_accumulation_steps", None):
+            raise ValueError(
+                "Gradient accumulation with gradient health runs on the "
+                "TensorFlow backend only. Received: "
+                "gradient_accumulation_steps="
+                f"{inner_optimizer.gradient_accumulation_steps} on backend "
+                f"{keras.backend.backend()!r}. Accumulate by a larger "
+                "batch instead, or use KERAS_BACKEND=tensorflow."
+            )
         super().__init__(learning_rate=0.0, name=name or "gradient_health")
         self.inner_optimizer = inner_optimizer
         self.health = health
@@ -77,12 +93,22 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
         self.loss_scale_factor = None
 
     def build(self, var_list):
-        self.inner_optimizer.build(var_list)
+        if not self.inner_optimizer.built:
+            self.inner_optimizer.build(var_list)
+        if not _TF and not self.health.built:
+            # JAX's train step gathers `variables` before the first
+            # step, so the health state must exist by then.
+            self.health.build(var_list)
         self.built = True
 
     @property
     def variables(self):
-        return self.inner_optimizer.variables
+        # On TensorFlow the health state is per replica (ON_READ) and
+        # stays out of the optimizer's checkpointed variables; elsewhere
+        # it is part of the state a functional step carries.
+        if _TF or not self.health.built:
+            return self.inner_optimizer.variables
+        return self.inner_optimizer.variables + self.health.variables
 
     @property
     def iterations(self):
@@ -103,6 +129,9 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
         self.inner_optimizer.finalize_variable_values(var_list)
 
     def apply(self, grads, trainable_variables=None):
+        if not _TF:
+            self._apply_eagerly(grads, trainable_variables)
+            return
         if tf.distribute.in_cross_replica_context() and (
             tf.distribute.has_strategy()
         ):
@@ -145,6 +174,56 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
         tf.distribute.get_replica_context().merge_call(
             cross_replica, args=(grads, variables, finite)
         )
+
+    def _apply_eagerly(self, grads, trainable_variables):
+        # PyTorch (and JAX outside a traced step): the branch is taken
+        # on the host, as `ops.cond` does on PyTorch.
+        if trainable_variables is None:
+            trainable_variables = self.inner_optimizer._trainable_variables
+        variables = list(trainable_variables)
+        if not self.inner_optimizer.built:
+            self.inner_optimizer.build(variables)
+        grads, finite = self.health.apply(grads, variables)
+        if bool(ops.convert_to_numpy(finite)):
+            self.inner_optimizer.apply(grads, variables)
+
+    def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+        """JAX's step: `(new_weights, new_optimizer_variables)`.
+
+        `optimizer_variables` follow `variables`: the inner optimizer's,
+        then the health state's. On a non-finite step the weights and
+        the inner optimizer's values come back unchanged; the health
+        state records the skip.
+        """
+        if not self.built:
+            raise ValueError(
+                "GradientHealthOptimizer must be built before "
+                "`stateless_apply`: call `optimizer.build(variables)`."
+            )
+        n = len(self.inner_optimizer.variables)
+        if len(optimizer_variables) != n + len(self.health.variables):
+            raise ValueError(
+                "Argument `optimizer_variables` must match "
+                f"`GradientHealthOptimizer.variables` ({len(self.variables)} "
+                f"values). Received: {len(optimizer_variables)} values."
+            )
+        # LossScaleOptimizer passes variables under a StatelessScope;
+        # converting reads the scope's values, as lax.cond needs arrays.
+        inner = [ops.convert_to_tensor(v) for v in optimizer_variables[:n]]
+        health = [ops.convert_to_tensor(v) for v in optimizer_variables[n:]]
+        weights = [ops.convert_to_tensor(v) for v in trainable_variables]
+        grads, finite, health = self.health.stateless_apply(
+            health, grads, weights
+        )
+
+        def update():
+            return self.inner_optimizer.stateless_apply(inner, grads, weights)
+
+        def skip():
+            return weights, inner
+
+        new_weights, new_inner = ops.cond(finite, update, skip)
+        return list(new_weights), list(new_inner) + list(health)
 
     def apply_gradients(self, grads_and_vars):
         grads, variables = zip(*grads_and_vars)
