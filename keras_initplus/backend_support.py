@@ -1,9 +1,10 @@
 """Which parts of the package run on which Keras backend.
 
-The initializers, LSUV and `diagnose` are written with `keras.ops` and
-run on every backend. The gradient half (`GradientHealth`, its callback,
-optimizer and clipping rules) is built on TensorFlow's distribution and
-tracing machinery, so it needs the TensorFlow backend.
+Everything runs on the TensorFlow, JAX and PyTorch backends. The gradient
+half is written with `keras.ops` around one pure step; only TensorFlow's
+`tf.distribute` replica sum, sparse `IndexedSlices` and gradient
+accumulation take TensorFlow-only branches, and TensorBoard event files
+(`log_dir=`) are written with TensorFlow when it is installed.
 """
 
 import importlib.util
@@ -17,25 +18,14 @@ def tensorflow_installed():
     return importlib.util.find_spec("tensorflow") is not None
 
 
-def import_error_for(what):
-    """The ImportError for a gradient-half name without TensorFlow."""
-    return ImportError(
-        f"`{what}` needs TensorFlow, which is not installed (Keras backend: "
-        f"{keras.backend.backend()!r}). The gradient half of keras_initplus "
-        f"runs on the backends {GRADIENT_BACKENDS}; install it with "
-        "`pip install tensorflow-cpu` (or `tensorflow`) and set "
-        "KERAS_BACKEND=tensorflow. The initializers, LSUV and diagnose "
-        "work on every backend without it."
-    )
-
-
 def check_gradient_backend(what):
-    """Raises unless the Keras backend can run the gradient half."""
+    """Raises unless the Keras backend can run the gradient half (it
+    needs gradients, which the numpy and openvino backends lack)."""
     backend = keras.backend.backend()
     if backend not in GRADIENT_BACKENDS:
         raise ValueError(
             f"`{what}` needs the Keras backend to be one of "
             f"{GRADIENT_BACKENDS}. Received: backend={backend!r}. Set "
-            "KERAS_BACKEND=tensorflow before importing keras; the "
-            "initializers, LSUV and diagnose work on every backend."
+            "KERAS_BACKEND before importing keras; the initializers, "
+            "LSUV and diagnose work on every backend."
         )

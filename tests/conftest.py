@@ -12,7 +12,6 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 # On another backend only the parts that run there are collected: the
-# gradient half is TensorFlow-only (keras_initplus.backend_support), the
 # repository checks (lint, docs, release, demo) ran with TensorFlow, and
 # tests/backends picks each child process's backend itself.
 _PORTABLE = (
@@ -20,8 +19,25 @@ _PORTABLE = (
     "lsuv",
     "diagnostics",
     "activations",
+    "gradients",
     "test_private_api.py",
 )
+# Gradient tests of what only TensorFlow has (tf.distribute, sparse
+# IndexedSlices, gradient accumulation, the host-op audit of its graph,
+# custom loops written with GradientTape) are not even imported.
+if os.environ["KERAS_BACKEND"] != "tensorflow":
+    collect_ignore = [
+        os.path.join("gradients", name)
+        for name in (
+            "strategy_script.py",
+            "test_accumulation.py",
+            "test_custom_loop.py",
+            "test_host_ops.py",
+            "test_logging.py",
+            "test_sparse.py",
+            "test_strategy.py",
+        )
+    ]
 
 
 def pytest_collection_modifyitems(config, items):

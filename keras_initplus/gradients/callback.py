@@ -225,16 +225,37 @@ class GradientHealthCallback(keras.callbacks.Callback):
             else:
                 self._slot = (user_opt, "inner_optimizer", target, wrapper)
             if _BACKEND == "jax":
-                # JAX fixes the step's output shardings here, from the
-                # optimizer's variables, which must include ours.
-                with self._swapped():
-                    model.make_train_function(force=True)
+                self._make_jax_train_function(model)
             else:
                 model.make_train_function(force=True)
             guarded = self._guard(model.train_function)
             self._cached = (key, guarded)
             model.train_function = guarded
         self.health.reset_epoch()
+
+    def _make_jax_train_function(self, model):
+        # JAX caches a trace by the function it compiles, and
+        # `model.train_step` is the same bound method for every fit: a
+        # new callback (another clip_norm, another health state) would
+        # run the old callback's trace. A fresh function each time
+        # gives each installed wrapper its own.
+        step = model.train_step
+        own = vars(model).get("train_step")
+
+        def train_step(state, data):
+            return step(state, data)
+
+        object.__setattr__(model, "train_step", train_step)
+        try:
+            # JAX fixes the step's output shardings here, from the
+            # optimizer's variables, which must include ours.
+            with self._swapped():
+                model.make_train_function(force=True)
+        finally:
+            if own is None:
+                object.__delattr__(model, "train_step")
+            else:
+                object.__setattr__(model, "train_step", own)
 
     @contextlib.contextmanager
     def _swapped(self):

@@ -110,9 +110,9 @@ class AutoClip:
         # A select rather than a scatter: the same on every backend, and
         # cheap at this size.
         slot = ops.mod(count, float(self.history))
-        buffer = ops.where(slots == slot, norm, state["buffer"])
+        buffer = ops.where(ops.equal(slots, slot), norm, state["buffer"])
         n = ops.minimum(count + 1.0, float(self.history))
-        ordered = ops.sort(ops.where(slots < n, buffer, np.inf))
+        ordered = ops.sort(ops.where(ops.less(slots, n), buffer, np.inf))
         pos = self.percentile / 100.0 * (n - 1.0)
         lo = ops.floor(pos)
         hi = ops.minimum(lo + 1.0, n - 1.0)

@@ -195,6 +195,12 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
         the inner optimizer's values come back unchanged; the health
         state records the skip.
         """
+        if _TF:
+            raise ValueError(
+                "`GradientHealthOptimizer.stateless_apply` is the step of "
+                "JAX (and PyTorch); on TensorFlow the health state is kept "
+                "per replica, outside `variables`: call `apply`."
+            )
         if not self.built:
             raise ValueError(
                 "GradientHealthOptimizer must be built before "

@@ -29,6 +29,21 @@ def mlp(optimizer, d=6, seed=0, **compile_kwargs):
     return model
 
 
+def gradients(model, x, y):
+    """The compiled loss's gradients for every trainable variable, as
+    numpy arrays, on any backend (what one unclipped step applies)."""
+    from keras_initplus.diagnostics.backward import kernel_gradients
+
+    grads = kernel_gradients(model, x, y, model.trainable_variables, None)
+    return [keras.ops.convert_to_numpy(g) for g in grads]
+
+
+def global_norm(arrays):
+    return float(
+        np.sqrt(sum(np.sum(np.asarray(a, np.float64) ** 2) for a in arrays))
+    )
+
+
 def weights(model):
     return [np.array(w) for w in model.get_weights()]
 

@@ -24,12 +24,17 @@ def mlp(depth, activation, init, width=64, name="net"):
         )
         for i in range(depth)
     ]
-    out = keras.layers.Dense(10, activation="softmax", name="out")
+    # Logits and `from_logits=True`: a saturated softmax then still has
+    # a gradient on every backend (TensorFlow alone recovers the logits
+    # of a softmax output; elsewhere the clipped probability has none).
+    out = keras.layers.Dense(10, name="out")
     return keras.Sequential([keras.Input((32,)), *layers, out], name=name)
 
 
 def fit(model, optimizer, cb, x, y, batch, epochs=1):
-    model.compile(optimizer, "sparse_categorical_crossentropy")
+    model.compile(
+        optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     model.fit(
         x,
         y,
