@@ -1,19 +1,22 @@
 """Cost of GradientHealthCallback against Keras's own global_clipnorm.
 
-Times, in one process and alternating between them, `fit` of the same
-model with:
+Times, in one process per setting and alternating between variants,
+`fit` of the same model with:
 
 - keras: `Adam(global_clipnorm=1.0)`, no callback (the baseline);
 - ours: `Adam()` and `GradientHealthCallback(clip_norm=1.0)`, with all
   per-step statistics on;
 - naive: `Adam(global_clipnorm=1.0)` and a callback that computes the
-  gradient again with an extra `GradientTape` pass at every batch end
-  and reads its norm on the host (the usual way to "see" gradients from
-  a callback).
+  gradient again at every batch end (a compiled `GradientTape` pass on
+  TensorFlow, a jitted `jax.grad` of `stateless_call` on JAX, autograd
+  on PyTorch) and reads its norm on the host: the usual way to "see"
+  gradients from a callback.
 
-For an MLP and a small CNN, on one CPU device and (in a child process)
-under MirroredStrategy on 2 logical CPU devices. Steady state is the
-median epoch time over the epochs after the first of every `fit` call
+For an MLP and a small CNN, on each backend asked for (TensorFlow and
+JAX by default; PyTorch with `--backends tensorflow jax torch`), on one
+CPU device and on 2 logical CPU devices: TensorFlow's MirroredStrategy
+and JAX's `keras.distribution.DataParallel`. Steady state is the median
+epoch time over the epochs after the first of every `fit` call
 (tracing excluded), and the fastest such epoch: on a shared machine
 other jobs only ever add time, so the minimum is the steadier figure
 and the median the more honest one. "paired" is the median over rounds
@@ -21,13 +24,15 @@ of each round's ratio, which cancels load that drifts between rounds.
 The one-off cost is the first epoch of a later `fit` call minus a
 steady epoch, i.e. what re-tracing costs each `fit` (the callback is
 reused, as in a loop of `fit` calls); "first fit" is the same for the
-very first `fit`, which traces the step. Prints both, with the ratios.
+very first `fit`, which traces the step. Prints each setting's table
+and then the backends side by side.
 
-    python benchmarks/callback_overhead.py [--rounds 3] [--epochs 5]
-        [--quick] [--no-mirrored]
+    python benchmarks/callback_overhead.py [--rounds 6] [--epochs 5]
+        [--quick] [--no-mirrored] [--backends tensorflow jax]
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -39,24 +44,53 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 VARIANTS = ("keras", "ours", "naive")
+BACKENDS = ("tensorflow", "jax", "torch")
+SETTINGS = ("single", "mirrored")
 
 
-def setup_devices(mirrored):
-    import tensorflow as tf
+def child_environment(backend, setting):
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    if backend == "jax" and setting == "mirrored":
+        flag = "--xla_force_host_platform_device_count=2"
+        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {flag}".strip()
+    if backend == "torch":
+        # As many threads as TensorFlow and XLA use on this machine.
+        env.setdefault("OMP_NUM_THREADS", str(os.cpu_count()))
+    return env
 
-    if mirrored:
+
+def distribution_scope(backend, setting):
+    """A factory of the scope to build models in, and the setting's label."""
+    if setting == "single":
+        return contextlib.nullcontext, "one CPU device"
+    if backend == "tensorflow":
+        import tensorflow as tf
+
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2
         )
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        return strategy.scope, "MirroredStrategy, 2 logical CPU devices"
+    if backend == "jax":
+        import keras
+
+        devices = keras.distribution.list_devices("cpu")[:2]
+        if len(devices) != 2:
+            raise RuntimeError(f"Expected 2 host devices, got {devices}")
+        keras.distribution.set_distribution(
+            keras.distribution.DataParallel(devices=devices)
+        )
+        return contextlib.nullcontext, "DataParallel, 2 host CPU devices"
+    raise ValueError(f"No 2-device setting on backend {backend!r}.")
 
 
-def build(kind, variant, strategy):
+def build(kind, variant, scope):
     import keras
 
     from keras_initplus.gradients import GradientHealthCallback
 
-    with strategy.scope():
+    with scope():
         keras.utils.set_random_seed(0)
         if kind == "mlp":
             model = keras.Sequential(
@@ -90,7 +124,7 @@ def build(kind, variant, strategy):
     if variant == "ours":
         return model, [GradientHealthCallback(clip_norm=1.0)]
     if variant == "naive":
-        return model, [NaiveCallback()]
+        return model, [naive_callback_class()()]
     return model, []
 
 
@@ -104,9 +138,62 @@ def data(kind, n):
     return x, y
 
 
+def _gradient_norm_function(model, loss_fn):
+    """A compiled `(x, y) -> gradient norm` for the running backend."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function
+        def norm(x, y):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y, model(x, training=True))
+            grads = tape.gradient(loss, model.trainable_variables)
+            return tf.linalg.global_norm(grads)
+
+        return norm
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        def loss_of(trainable, non_trainable, x, y):
+            y_pred, _ = model.stateless_call(
+                trainable, non_trainable, x, training=True
+            )
+            return loss_fn(y, y_pred)
+
+        @jax.jit
+        def jitted(trainable, non_trainable, x, y):
+            grads = jax.grad(loss_of)(trainable, non_trainable, x, y)
+            return jnp.sqrt(sum(jnp.sum(g * g) for g in grads))
+
+        def norm(x, y):
+            # JAX's fit keeps the weights outside the model during an
+            # epoch; a callback has to sync them back to read them.
+            model.jax_state_sync()
+            return jitted(
+                [v.value for v in model.trainable_variables],
+                [v.value for v in model.non_trainable_variables],
+                x,
+                y,
+            )
+
+        return norm
+    import torch
+
+    def norm(x, y):
+        weights = [v.value for v in model.trainable_variables]
+        loss = loss_fn(torch.as_tensor(y), model(x, training=True))
+        grads = torch.autograd.grad(loss, weights)
+        return torch.sqrt(sum(torch.sum(g * g) for g in grads))
+
+    return norm
+
+
 def naive_callback_class():
     import keras
-    import tensorflow as tf
 
     class Naive(keras.callbacks.Callback):
         """Recomputes the gradient on a batch and reads its norm."""
@@ -115,19 +202,10 @@ def naive_callback_class():
             self.x, self.y, self.bs = x, y, batch_size
 
         def on_train_begin(self, logs=None):
-            model = self.model
             loss_fn = keras.losses.SparseCategoricalCrossentropy(
                 from_logits=True
             )
-
-            @tf.function
-            def grad_norm(x, y):
-                with tf.GradientTape() as tape:
-                    loss = loss_fn(y, model(x, training=True))
-                g = tape.gradient(loss, model.trainable_variables)
-                return tf.linalg.global_norm(g)
-
-            self.grad_norm = grad_norm
+            self.grad_norm = _gradient_norm_function(self.model, loss_fn)
             self.norms = []
 
         def on_train_batch_end(self, batch, logs=None):
@@ -139,16 +217,8 @@ def naive_callback_class():
     return Naive
 
 
-NaiveCallback = None
-
-
-def run(args, mirrored):
-    global NaiveCallback
-    setup_devices(mirrored)
+def run(args, setting):
     import keras
-    import tensorflow as tf
-
-    NaiveCallback = naive_callback_class()
 
     class Timer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -160,16 +230,13 @@ def run(args, mirrored):
         def on_train_begin(self, logs=None):
             self.times = []
 
-    if mirrored:
-        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    else:
-        strategy = tf.distribute.get_strategy()
+    scope, label = distribution_scope(keras.backend.backend(), setting)
     results = {}
     for kind in ("mlp", "cnn"):
         batch = 128 if kind == "mlp" else 64
         n = batch * args.steps
         x, y = data(kind, n)
-        models = {v: build(kind, v, strategy) for v in VARIANTS}
+        models = {v: build(kind, v, scope) for v in VARIANTS}
         for _model, cbs in models.values():
             for cb in cbs:
                 if hasattr(cb, "set_data"):
@@ -222,7 +289,7 @@ def run(args, mirrored):
             "steps_per_epoch": args.steps,
             "batch": batch,
         }
-    return results
+    return label, results
 
 
 def show(title, results):
@@ -243,6 +310,43 @@ def show(title, results):
             )
 
 
+def side_by_side(table):
+    """ours / keras per model and setting, one column per backend."""
+    backends = list(dict.fromkeys(b for b, _ in table))
+    print("\nours / keras (median, min, paired), backends side by side")
+    header = f"{'setting':9} {'model':5}"
+    for backend in backends:
+        header += f" {backend:>22}"
+    print(header)
+    for setting in SETTINGS:
+        for kind in ("mlp", "cnn"):
+            row = f"{setting:9} {kind:5}"
+            for backend in backends:
+                res = table.get((backend, setting), {}).get(kind)
+                cell = "-"
+                if res:
+                    cell = (
+                        f"{res['ratio']['ours']:.3f} "
+                        f"{res['min_ratio']['ours']:.3f} "
+                        f"{res['paired_ratio']['ours']:.3f}"
+                    )
+                row += f" {cell:>22}"
+            print(row)
+
+
+def child_main(args):
+    import keras
+
+    label, results = run(args, args.child)
+    versions = {"keras": keras.__version__}
+    backend = keras.backend.backend()
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+    versions[backend] = __import__(module[backend]).__version__
+    print(
+        json.dumps({"versions": versions, "label": label, "results": results})
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=6)
@@ -250,46 +354,50 @@ def main():
     parser.add_argument("--steps", type=int, default=64)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-mirrored", action="store_true")
-    parser.add_argument("--child", choices=["single", "mirrored"])
+    parser.add_argument(
+        "--backends", nargs="+", choices=BACKENDS, default=BACKENDS[:2]
+    )
+    parser.add_argument("--child", choices=SETTINGS)
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.epochs, args.steps = 2, 3, 16
     if args.child:
-        import keras
-        import tensorflow as tf
-
-        out = {
-            "versions": [tf.__version__, keras.__version__],
-            "results": run(args, mirrored=args.child == "mirrored"),
-        }
-        print(json.dumps(out))
+        child_main(args)
         return
+    print(
+        f"{platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}; "
+        f"{args.rounds} rounds (first discarded) x {args.epochs} epochs "
+        f"x {args.steps} steps"
+    )
     # Each setting runs in its own process, one after the other: a
     # process that has run TensorFlow keeps worker threads spinning for
     # a while, and they would take CPU from the next measurement.
-    titles = {
-        "single": "one CPU device",
-        "mirrored": "MirroredStrategy, 2 logical CPU devices",
-    }
-    children = ["single"] + ([] if args.no_mirrored else ["mirrored"])
-    for i, child in enumerate(children):
-        cmd = [sys.executable, __file__, "--child", child]
-        for flag in ("rounds", "epochs", "steps"):
-            cmd += [f"--{flag}", str(getattr(args, flag))]
-        out = subprocess.run(
-            cmd, capture_output=True, text=True, check=True
-        ).stdout
-        result = json.loads(out.strip().splitlines()[-1])
-        if i == 0:
-            tf_version, keras_version = result["versions"]
-            print(
-                f"{platform.processor() or platform.machine()}, "
-                f"{os.cpu_count()} CPUs, TF {tf_version}, "
-                f"Keras {keras_version}; {args.rounds} rounds "
-                f"(first discarded) x {args.epochs} epochs x "
-                f"{args.steps} steps"
+    settings = SETTINGS[:1] if args.no_mirrored else SETTINGS
+    table = {}
+    for backend in args.backends:
+        for setting in settings:
+            if backend == "torch" and setting == "mirrored":
+                continue  # Keras has no multi-device fit on PyTorch.
+            cmd = [sys.executable, __file__, "--child", setting]
+            for flag in ("rounds", "epochs", "steps"):
+                cmd += [f"--{flag}", str(getattr(args, flag))]
+            out = subprocess.run(
+                cmd,
+                capture_output=True,
+                text=True,
+                check=True,
+                env=child_environment(backend, setting),
+            ).stdout
+            result = json.loads(out.strip().splitlines()[-1])
+            versions = ", ".join(
+                f"{k} {v}" for k, v in result["versions"].items()
             )
-        show(titles[child], result["results"])
+            show(
+                f"{backend}, {result['label']} ({versions})", result["results"]
+            )
+            table[backend, setting] = result["results"]
+    side_by_side(table)
 
 
 if __name__ == "__main__":
