@@ -10,6 +10,7 @@ whether to keep it (it does not on a skipped, non-finite step).
 
 import math
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -66,6 +67,7 @@ def clip_by_layer_norm(grads, segment_ids, threshold, layer_norms):
     ]
 
 
+@keras.saving.register_keras_serializable(package="keras_initplus")
 class AutoClip:
     """Clips to a percentile of the gradient norms seen so far.
 
@@ -124,10 +126,15 @@ class AutoClip:
     def get_config(self):
         return {"percentile": self.percentile, "history": self.history}
 
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
     def __repr__(self):
         return f"AutoClip(percentile={self.percentile}, history={self.history})"
 
 
+@keras.saving.register_keras_serializable(package="keras_initplus")
 class ZClip:
     """Clips norm spikes by their z-score against running statistics.
 
@@ -200,6 +207,10 @@ class ZClip:
             "z_thresh": self.z_thresh,
             "warmup_steps": self.warmup_steps,
         }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
     def __repr__(self):
         return (

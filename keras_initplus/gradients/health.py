@@ -14,6 +14,7 @@ TensorFlow the state is a `tf.Variable` with one copy per replica, and
 """
 
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -57,6 +58,7 @@ _S = {k: i for i, k in enumerate(SCALARS)}
 _L = {k: i for i, k in enumerate(LAYER_ROWS)}
 
 
+@keras.saving.register_keras_serializable(package="keras_initplus")
 class GradientHealth:
     """Measures, clips and checks gradients, one step at a time, in-graph.
 
@@ -165,6 +167,31 @@ class GradientHealth:
         self.layer_names = []
         self.layer_sizes = []
 
+    def get_config(self):
+        clip_norm = self.clip_norm
+        if self.adaptive:
+            clip_norm = keras.saving.serialize_keras_object(clip_norm)
+        return {
+            "clip_norm": clip_norm,
+            "clip_mode": self.clip_mode,
+            "vanishing_threshold": self.vanishing_threshold,
+            "vanishing_fraction": self.vanishing_fraction,
+            "explode_ratio": self.explode_ratio,
+            "explode_update": self.explode_update,
+            "explode_factor": self.explode_factor,
+            "explode_norm": self.explode_norm,
+            "warmup_steps": self.warmup_steps,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("clip_norm"), dict):
+            config["clip_norm"] = keras.saving.deserialize_keras_object(
+                config["clip_norm"]
+            )
+        return cls(**config)
+
     @property
     def adaptive(self):
         return isinstance(self.clip_norm, (clipping.AutoClip, clipping.ZClip))
@@ -230,6 +257,26 @@ class GradientHealth:
         scalars[:] = 0.0
         layers[:EPOCH_LAYER_ROWS] = 0.0
         self.state.assign(flat)
+
+    def state_values(self):
+        """The state as numpy arrays, in the order of `variables`."""
+        return [np.array(_numpy(v)) for v in self.variables]
+
+    def load_state_values(self, values):
+        """Restores `state_values()` output; warns and keeps the current
+        state when it was saved for other variables."""
+        values = [np.asarray(v) for v in values]
+        shapes = [tuple(v.shape) for v in self.variables]
+        if [v.shape for v in values] != shapes:
+            warnings.warn(
+                "Skipping the gradient health state: it was saved with "
+                f"shapes {[v.shape for v in values]}, the state here has "
+                f"shapes {shapes}.",
+                stacklevel=2,
+            )
+            return
+        for variable, value in zip(self.variables, values):
+            variable.assign(value)
 
     def read(self):
         """`(scalars, layers)` as numpy arrays (rows as `SCALARS` and

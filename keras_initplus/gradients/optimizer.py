@@ -36,6 +36,7 @@ def _already_summed(optimizer):
         del optimizer._all_reduce_sum_gradients
 
 
+@keras.saving.register_keras_serializable(package="keras_initplus")
 class GradientHealthOptimizer(keras.optimizers.Optimizer):
     """Applies `inner_optimizer` to healthy gradients; skips the others.
 
@@ -95,9 +96,10 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
     def build(self, var_list):
         if not self.inner_optimizer.built:
             self.inner_optimizer.build(var_list)
-        if not _TF and not self.health.built:
+        if not self.health.built and _can_build_health():
             # JAX's train step gathers `variables` before the first
-            # step, so the health state must exist by then.
+            # step, so the health state must exist by then; and a loaded
+            # model restores it right after this call.
             self.health.build(var_list)
         self.built = True
 
@@ -237,13 +239,67 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
         return self.iterations
 
     def get_config(self):
-        # A saved model records the user's optimizer, never this wrapper;
-        # see `GradientHealthCallback`.
-        return self.inner_optimizer.get_config()
+        # Not `super().get_config()`: the learning rate and the rest are
+        # the inner optimizer's. `GradientHealthCallback`'s own wrapper
+        # is never the model's optimizer outside its train step, so a
+        # model saved during `fit` records the user's optimizer.
+        return {
+            "name": self.name,
+            "inner_optimizer": keras.saving.serialize_keras_object(
+                self.inner_optimizer
+            ),
+            "health": keras.saving.serialize_keras_object(self.health),
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        inner = keras.saving.deserialize_keras_object(
+            config.pop("inner_optimizer"), custom_objects=custom_objects
+        )
+        health = keras.saving.deserialize_keras_object(
+            config.pop("health"), custom_objects=custom_objects
+        )
+        return cls(inner, health, **config)
+
+    def save_own_variables(self, store):
+        # The inner optimizer's slots under its own keys, as it saves
+        # them alone; the health state apart, so that a file saved on one
+        # backend (where the state is not among `variables`) loads on
+        # another.
+        self.inner_optimizer.save_own_variables(store)
+        if self.health.built:
+            for i, value in enumerate(self.health.state_values()):
+                store[f"health_{i}"] = value
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        self.inner_optimizer.load_own_variables(
+            {k: store[k] for k in keys if not k.startswith("health_")}
+        )
+        saved = [
+            store[f"health_{i}"]
+            for i in range(len(keys))
+            if (f"health_{i}" in keys)
+        ]
+        if saved and self.health.built:
+            self.health.load_state_values(saved)
 
 
 def _noop():
     return None
+
+
+def _can_build_health():
+    # On TensorFlow the per-replica state is made in a cross-replica
+    # context, outside any traced function.
+    if not _TF:
+        return True
+    if tf.inside_function():
+        return False
+    return tf.distribute.in_cross_replica_context() or (
+        not tf.distribute.has_strategy()
+    )
 
 
 def _apply_accumulating(inner, health, grads, variables):
