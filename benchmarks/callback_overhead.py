@@ -340,8 +340,7 @@ def child_main(args):
     label, results = run(args, args.child)
     versions = {"keras": keras.__version__}
     backend = keras.backend.backend()
-    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
-    versions[backend] = __import__(module[backend]).__version__
+    versions[backend] = __import__(backend).__version__
     print(
         json.dumps({"versions": versions, "label": label, "results": results})
     )

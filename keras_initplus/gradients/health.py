@@ -168,11 +168,9 @@ class GradientHealth:
         self.layer_sizes = []
 
     def get_config(self):
-        clip_norm = self.clip_norm
-        if self.adaptive:
-            clip_norm = keras.saving.serialize_keras_object(clip_norm)
         return {
-            "clip_norm": clip_norm,
+            # A float or a string passes through; a rule becomes a dict.
+            "clip_norm": keras.saving.serialize_keras_object(self.clip_norm),
             "clip_mode": self.clip_mode,
             "vanishing_threshold": self.vanishing_threshold,
             "vanishing_fraction": self.vanishing_fraction,
@@ -293,11 +291,7 @@ class GradientHealth:
         bool tensor. Under JAX's tracing use `stateless_apply`.
         """
         if not self.built:
-            if (
-                not _TF
-                or tf.distribute.in_cross_replica_context()
-                or (not tf.distribute.has_strategy())
-            ):
+            if can_build_here():
                 self.build(variables)
             else:
                 raise ValueError(
@@ -468,6 +462,17 @@ class GradientHealth:
             [new_running, new_s, ops.reshape(new_L, [-1])], axis=0
         )
         return new_flat
+
+
+def can_build_here():
+    """Whether `build` may run in the current context: on TensorFlow the
+    per-replica state is made in a cross-replica context (or without a
+    strategy), never inside one replica's step."""
+    if not _TF:
+        return True
+    return tf.distribute.in_cross_replica_context() or (
+        not tf.distribute.has_strategy()
+    )
 
 
 def _value(v):

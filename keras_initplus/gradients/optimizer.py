@@ -16,6 +16,7 @@ from keras import ops
 
 from keras_initplus import private_api
 from keras_initplus.backend_support import check_gradient_backend
+from keras_initplus.gradients.health import can_build_here
 
 _TF = keras.backend.backend() == "tensorflow"
 if _TF:
@@ -96,7 +97,7 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
     def build(self, var_list):
         if not self.inner_optimizer.built:
             self.inner_optimizer.build(var_list)
-        if not self.health.built and _can_build_health():
+        if not self.health.built and can_build_here():
             # JAX's train step gathers `variables` before the first
             # step, so the health state must exist by then; and a loaded
             # model restores it right after this call.
@@ -277,29 +278,15 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
         self.inner_optimizer.load_own_variables(
             {k: store[k] for k in keys if not k.startswith("health_")}
         )
-        saved = [
-            store[f"health_{i}"]
-            for i in range(len(keys))
-            if (f"health_{i}" in keys)
-        ]
+        saved = []
+        while f"health_{len(saved)}" in keys:
+            saved.append(store[f"health_{len(saved)}"])
         if saved and self.health.built:
             self.health.load_state_values(saved)
 
 
 def _noop():
     return None
-
-
-def _can_build_health():
-    # On TensorFlow the per-replica state is made in a cross-replica
-    # context, outside any traced function.
-    if not _TF:
-        return True
-    if tf.inside_function():
-        return False
-    return tf.distribute.in_cross_replica_context() or (
-        not tf.distribute.has_strategy()
-    )
 
 
 def _apply_accumulating(inner, health, grads, variables):
