@@ -2,16 +2,24 @@
 
 import math
 
+from keras_initplus.initializers.axes import compute_axes_fans
 
-def compute_fans(shape):
+
+def compute_fans(shape, input_axes=None, output_axes=None):
     """Returns `(fan_in, fan_out)` for a kernel shape.
 
-    Dense kernels are `(fan_in, fan_out)`. Convolution kernels are
-    `(*spatial, in_channels, out_channels)` and both fans are multiplied by
-    the receptive field, exactly as Keras does, so that our He/Glorot
-    variants agree with Keras's on every layer type.
+    With `input_axes` and `output_axes` (what `EinsumDense` passes), each
+    fan is the product of the sizes along those axes. Otherwise Dense
+    kernels are `(fan_in, fan_out)`, and kernels of rank 3 or more are
+    read as convolutions `(*spatial, in_channels, out_channels)` with both
+    fans multiplied by the receptive field. Both rules are Keras's, so
+    the package's He/Glorot variants agree with Keras's on every layer.
+    Transposed convolutions store `(*spatial, filters, in_channels)`;
+    Keras reads that shape with the same rule, and so does this.
     """
     shape = tuple(shape)
+    if input_axes is not None and output_axes is not None:
+        return compute_axes_fans(shape, input_axes, output_axes)
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:

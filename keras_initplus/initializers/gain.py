@@ -21,6 +21,9 @@ _GAINS = {
     "conv1d": 1.0,
     "conv2d": 1.0,
     "conv3d": 1.0,
+    "conv_transpose1d": 1.0,
+    "conv_transpose2d": 1.0,
+    "conv_transpose3d": 1.0,
     "sigmoid": 1.0,
     "tanh": 5.0 / 3.0,
     "relu": math.sqrt(2.0),
@@ -40,6 +43,7 @@ def calculate_gain(activation, param=None):
     | activation                   | gain                      | source   |
     |------------------------------|---------------------------|----------|
     | linear, identity, conv1d/2d/3d | 1                       | PyTorch  |
+    | conv_transpose1d/2d/3d       | 1                         | PyTorch  |
     | sigmoid                      | 1                         | PyTorch  |
     | tanh                         | 5/3                       | PyTorch  |
     | relu                         | sqrt(2)                   | PyTorch  |

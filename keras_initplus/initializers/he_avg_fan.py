@@ -1,7 +1,6 @@
 """He initialization with the average fan: Var(w) = 4 / (fan_in + fan_out)."""
 
-import keras
-
+from keras_initplus.initializers.seeded import SeededInitializer, register
 from keras_initplus.initializers.variance_scaling import VarianceScaling
 
 
@@ -10,21 +9,23 @@ class _HeAvgFan(VarianceScaling):
 
     _distribution = None
 
-    def __init__(self, seed=None):
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
         super().__init__(
             scale=2.0,
             mode="fan_avg",
             distribution=self._distribution,
             seed=seed,
+            input_axes=input_axes,
+            output_axes=output_axes,
         )
 
     def get_config(self):
-        # Only the preset's own argument: scale, mode and distribution are
-        # fixed by the class and must not be passed back to __init__.
-        return {"seed": keras.saving.serialize_keras_object(self.seed)}
+        # Only the preset's own arguments: scale, mode and distribution
+        # are fixed by the class and must not be passed back to __init__.
+        return SeededInitializer.get_config(self)
 
 
-@keras.saving.register_keras_serializable(package="keras_initplus")
+@register
 class HeAvgFanNormal(_HeAvgFan):
     """He initializer with the average fan, truncated normal.
 
@@ -41,12 +42,18 @@ class HeAvgFanNormal(_HeAvgFan):
     Args:
         seed: None, a non-negative int, or a `keras.random.SeedGenerator`.
             With None every call draws fresh values.
+        input_axes: None, or the kernel axes read from the input, with
+            `output_axes`; `EinsumDense` and `MultiHeadAttention` pass
+            both, so fans there are Keras's.
+        output_axes: None, or the kernel axes written to the output.
 
     Example:
 
     >>> layer = keras.layers.Dense(
     ...     256, activation="relu",
     ...     kernel_initializer=HeAvgFanNormal(seed=1))
+    >>> attention = keras.layers.MultiHeadAttention(
+    ...     8, 16, kernel_initializer=HeAvgFanNormal())
     >>> conv = keras.layers.Conv2D(
     ...     32, 3, activation="relu", kernel_initializer="he_avg_fan_normal")
 
@@ -59,7 +66,7 @@ class HeAvgFanNormal(_HeAvgFan):
     _distribution = "truncated_normal"
 
 
-@keras.saving.register_keras_serializable(package="keras_initplus")
+@register
 class HeAvgFanUniform(_HeAvgFan):
     """He initializer with the average fan, uniform.
 

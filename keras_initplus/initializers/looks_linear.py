@@ -2,13 +2,13 @@
 
 import math
 
-import keras
 from keras import ops
 
+from keras_initplus.initializers.axes import from_matrix, matrix_view
 from keras_initplus.initializers.delta_orthogonal import centre_tap_kernel
 from keras_initplus.initializers.gain import resolve_gain
 from keras_initplus.initializers.orthonormal import haar_orthonormal
-from keras_initplus.initializers.seeded import SeededInitializer
+from keras_initplus.initializers.seeded import SeededInitializer, register
 from keras_initplus.initializers.validation import check_dtype, check_shape
 
 POSITIONS = ("hidden", "first", "last")
@@ -52,7 +52,7 @@ def mirrored_matrix(n_in, n_out, position, seed, dtype, scale=1.0):
     return ops.concatenate(rows, axis=0)
 
 
-@keras.saving.register_keras_serializable(package="keras_initplus")
+@register
 class LooksLinear(SeededInitializer):
     """Mirrored orthogonal kernels: a deep ReLU network starts out linear.
 
@@ -84,8 +84,10 @@ class LooksLinear(SeededInitializer):
     `k // 2` on each spatial axis), which holds the mirrored matrix, as in
     delta-orthogonal initialization. A "first" convolution, whose input
     is not mirrored, reads the whole patch instead: `[A, -A]` with `A` of
-    shape `(prod(spatial) * in, out // 2)`. An EinsumDense kernel of rank 3 or
-    more would be read as a convolution, so reshape it to rank 2 first.
+    shape `(prod(spatial) * in, out // 2)`. An `EinsumDense` kernel
+    (`MultiHeadAttention`'s included) comes with its `input_axes` and
+    `output_axes`, and the mirrored matrix fills its input x output view
+    whatever its rank.
     Odd sizes follow the rule in `mirrored_matrix`: never a wrong shape,
     and the network stays exactly linear at initialization. A "hidden"
     kernel with one input unit (a grayscale image's first convolution)
@@ -98,6 +100,9 @@ class LooksLinear(SeededInitializer):
             and SiLU.
         position: `"hidden"` (default), `"first"` or `"last"`.
         seed: None, a non-negative int, or a `keras.random.SeedGenerator`.
+        input_axes: None, or the kernel axes read from the input, with
+            `output_axes`; together they must name every axis once.
+        output_axes: None, or the kernel axes written to the output.
 
     Example:
 
@@ -112,7 +117,14 @@ class LooksLinear(SeededInitializer):
         - [Xiao et al., 2018](https://arxiv.org/abs/1806.05393)
     """
 
-    def __init__(self, gain=1.0, position="hidden", seed=None):
+    def __init__(
+        self,
+        gain=1.0,
+        position="hidden",
+        seed=None,
+        input_axes=None,
+        output_axes=None,
+    ):
         if position not in POSITIONS:
             raise ValueError(
                 f"Argument `position` must be one of {POSITIONS}. "
@@ -121,9 +133,13 @@ class LooksLinear(SeededInitializer):
         self._gain = resolve_gain(gain)
         self.gain = gain if isinstance(gain, str) else self._gain
         self.position = position
-        super().__init__(seed=seed)
+        super().__init__(
+            seed=seed, input_axes=input_axes, output_axes=output_axes
+        )
 
     def __call__(self, shape, dtype=None):
+        if self.has_axes:
+            return self._call_on_view(shape, dtype)
         shape = check_shape(
             shape,
             min_rank=2,
@@ -146,6 +162,18 @@ class LooksLinear(SeededInitializer):
             n_in, n_out, position, self._call_seed(), dtype, self._gain
         )
         return centre_tap_kernel(matrix, spatial) if spatial else matrix
+
+    def _call_on_view(self, shape, dtype):
+        shape = check_shape(shape, what="a looks-linear kernel")
+        dtype = check_dtype(dtype)
+        n_in, n_out, perm = matrix_view(
+            shape, self.input_axes, self.output_axes
+        )
+        position = self._position_for(shape, n_in, n_out)
+        matrix = mirrored_matrix(
+            n_in, n_out, position, self._call_seed(), dtype, self._gain
+        )
+        return from_matrix(matrix, shape, perm)
 
     def _position_for(self, shape, n_in, n_out):
         # One input unit cannot be a mirrored pair, so it is the network's

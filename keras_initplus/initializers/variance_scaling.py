@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from keras_initplus.initializers.fans import compute_fans
-from keras_initplus.initializers.seeded import SeededInitializer
+from keras_initplus.initializers.seeded import SeededInitializer, register
 from keras_initplus.initializers.validation import check_dtype, check_shape
 from keras_initplus.validation import check_float
 
@@ -18,15 +18,19 @@ DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 _TRUNCATED_STD = 0.87962566103423978
 
 
-@keras.saving.register_keras_serializable(package="keras_initplus")
+@register
 class VarianceScaling(SeededInitializer):
     """Draws weights with variance `scale / n`, n chosen by `mode`.
 
     `n` is `fan_in`, `fan_out` or `(fan_in + fan_out) / 2`, with fans
-    computed as Keras does (channels times receptive field for convolution
-    kernels). `truncated_normal` cuts at two standard deviations and
-    corrects the scale so that the variance is exact; `uniform` uses the
-    limit `sqrt(3 * scale / n)`.
+    computed as Keras does: over `input_axes` and `output_axes` where the
+    layer passes them (`EinsumDense`, `MultiHeadAttention`), else
+    channels times receptive field for convolution kernels.
+    `truncated_normal` cuts at two standard deviations and corrects the
+    scale so that the variance is exact; `uniform` uses the limit
+    `sqrt(3 * scale / n)`. float16 and bfloat16 kernels are drawn in
+    float32 and then cast, so they take as many distinct values as their
+    format holds rather than the few a low-precision generator gives.
 
     This is the same family as `keras.initializers.VarianceScaling`, but an
     unseeded instance draws fresh values on every call (see
@@ -38,6 +42,9 @@ class VarianceScaling(SeededInitializer):
         distribution: One of `"truncated_normal"`, `"untruncated_normal"`,
             `"uniform"`.
         seed: None, a non-negative int, or a `keras.random.SeedGenerator`.
+        input_axes: None, or the kernel axes read from the input; given
+            with `output_axes`. Layers that know them pass them.
+        output_axes: None, or the kernel axes written to the output.
 
     Example:
 
@@ -56,6 +63,8 @@ class VarianceScaling(SeededInitializer):
         mode="fan_in",
         distribution="truncated_normal",
         seed=None,
+        input_axes=None,
+        output_axes=None,
     ):
         scale = check_float(scale, "scale")
         if mode not in MODES:
@@ -71,11 +80,13 @@ class VarianceScaling(SeededInitializer):
         self.scale = float(scale)
         self.mode = mode
         self.distribution = distribution
-        super().__init__(seed=seed)
+        super().__init__(
+            seed=seed, input_axes=input_axes, output_axes=output_axes
+        )
 
     def variance(self, shape):
         """The target variance of each entry for a kernel of `shape`."""
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         n = {
             "fan_in": fan_in,
             "fan_out": fan_out,
@@ -86,7 +97,11 @@ class VarianceScaling(SeededInitializer):
     def __call__(self, shape, dtype=None):
         shape = check_shape(shape)
         dtype = check_dtype(dtype)
-        std = math.sqrt(self.variance(shape))
+        compute = "float64" if dtype == "float64" else "float32"
+        w = self._draw(shape, math.sqrt(self.variance(shape)), compute)
+        return w if compute == dtype else ops.cast(w, dtype)
+
+    def _draw(self, shape, std, dtype):
         seed = self._call_seed()
         if self.distribution == "uniform":
             limit = math.sqrt(3.0) * std

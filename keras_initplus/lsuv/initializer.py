@@ -1,21 +1,19 @@
 """The LSUV kernel initializer: orthonormal values plus a marker."""
 
-import math
-
-import keras
-
+from keras_initplus.initializers.axes import from_matrix, matrix_view
 from keras_initplus.initializers.orthonormal import haar_orthonormal
-from keras_initplus.initializers.seeded import SeededInitializer
+from keras_initplus.initializers.seeded import SeededInitializer, register
 from keras_initplus.initializers.validation import check_dtype, check_shape
 
 
-@keras.saving.register_keras_serializable(package="keras_initplus")
+@register
 class LSUV(SeededInitializer):
     """Orthonormal pre-initialization for layer-sequential unit variance.
 
-    The kernel is viewed as a `rows x cols` matrix with
-    `rows = prod(shape[:-1])` and `cols = shape[-1]` (the view of
-    `keras.initializers.Orthogonal`) and filled with a Haar-random matrix
+    The kernel is viewed as its input x output matrix, over the axes an
+    `EinsumDense` passes, else with `rows = prod(shape[:-1])` and
+    `cols = shape[-1]` (the view of `keras.initializers.Orthogonal`), and
+    filled with a Haar-random matrix
     with orthonormal columns when rows >= cols, orthonormal rows
     otherwise:
 
@@ -58,6 +56,6 @@ class LSUV(SeededInitializer):
     def __call__(self, shape, dtype=None):
         shape = check_shape(shape, min_rank=2, what="an LSUV kernel")
         dtype = check_dtype(dtype)
-        rows, cols = math.prod(shape[:-1]), shape[-1]
+        rows, cols, perm = matrix_view(shape, self.input_axes, self.output_axes)
         q = haar_orthonormal(rows, cols, self._call_seed(), dtype)
-        return keras.ops.reshape(q, shape)
+        return from_matrix(q, shape, perm)

@@ -6,10 +6,16 @@ from scipy import integrate, special
 
 import keras_initplus
 
-# Values of torch.nn.init.calculate_gain (PyTorch 2.x), copied as numbers.
+# Values of torch.nn.init.calculate_gain (PyTorch 2.x), copied as numbers:
+# every name in its table (leaky_relu is tested below).
 PYTORCH = {
     "linear": 1.0,
+    "conv1d": 1.0,
     "conv2d": 1.0,
+    "conv3d": 1.0,
+    "conv_transpose1d": 1.0,
+    "conv_transpose2d": 1.0,
+    "conv_transpose3d": 1.0,
     "sigmoid": 1.0,
     "tanh": 5.0 / 3,
     "relu": math.sqrt(2.0),

@@ -52,13 +52,13 @@ def test_families_and_distributions():
 )
 def test_depth_changes_the_answer(activation, kind, gain):
     shallow = keras_initplus.initializer_for(activation, depth=10, seed=1)
-    assert type(shallow).__name__ == "VarianceScaling"
+    assert type(shallow) is keras_initplus.VarianceScaling
     assert (
         shallow.get_config()
         == keras_initplus.initializer_for(activation, seed=1).get_config()
     )
     deep = keras_initplus.initializer_for(activation, depth=20, seed=1)
-    assert type(deep).__name__ == kind
+    assert type(deep).__qualname__ == kind
     assert deep.get_config()["gain"] == pytest.approx(gain)
     assert deep.seed == 1
 
@@ -85,7 +85,7 @@ def test_leaky_relu_gain_keeps_the_deep_signal():
 def test_tailored_activation_gets_unit_gain_orthogonal():
     act = keras_initplus.TailoredLeakyReLU(depth=40)
     init = keras_initplus.initializer_for(act, depth=40, seed=2)
-    assert type(init).__name__ == "Orthogonal"
+    assert type(init) is keras_initplus.Orthogonal
     assert init.get_config() == {"gain": 1.0, "seed": 2}
 
 
@@ -159,7 +159,7 @@ def test_position_reaches_looks_linear_and_is_checked():
     assert np.linalg.matrix_rank(w[:, :32]) == 32
     # Kernels that do not depend on the position ignore it.
     tanh = keras_initplus.initializer_for("tanh", depth=50, position="last")
-    assert type(tanh).__name__ == "Orthogonal"
+    assert type(tanh) is keras_initplus.Orthogonal
     with pytest.raises(ValueError) as info:
         keras_initplus.initializer_for("relu", depth=50, position="middle")
     assert "`position`" in str(info.value)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import keras_initplus
-from tests.helpers import run_fresh
+from tests.helpers import assert_keras_file_loads, run_fresh
 
 
 def _model():
@@ -75,7 +75,53 @@ def test_keras_file_loads_in_a_fresh_process(tmp_path):
         "Orthogonal",
         "VarianceScaling",
     ]:
-        assert name in out
+        assert f"'keras_initplus>{name}'" in out
+
+
+@pytest.mark.parametrize(
+    "init",
+    [
+        lambda: keras_initplus.Orthogonal(gain="gelu"),
+        lambda: keras_initplus.initializer_for("gelu", depth=4),
+        lambda: keras_initplus.HeAvgFanNormal(),
+    ],
+)
+def test_loading_without_the_import_fails_naming_the_package(init, tmp_path):
+    # Our Orthogonal and VarianceScaling share their names with Keras's;
+    # without the package Keras must not quietly load its own class.
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(3, kernel_initializer=init())]
+    )
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    out = run_fresh(
+        f"""
+        import keras
+        try:
+            m = keras.saving.load_model({path!r})
+        except Exception as e:
+            print("FAILED", e)
+        else:
+            print("LOADED", type(m.layers[0].kernel_initializer))
+        """
+    )
+    assert out.startswith("FAILED"), out
+    assert "keras_initplus>" in out and "'module': 'keras_initplus." in out
+
+
+def test_attention_model_saves_and_loads_with_its_axes(tmp_path):
+    inputs = keras.Input((5, 32))
+    x = keras.layers.MultiHeadAttention(
+        4, 8, kernel_initializer=keras_initplus.HeAvgFanNormal(seed=1)
+    )(inputs, inputs)
+    x = keras.layers.EinsumDense(
+        "abc,cd->abd",
+        (None, 16),
+        kernel_initializer=keras_initplus.Orthogonal("relu", seed=2),
+    )(x)
+    model = keras.Model(inputs, x)
+    x = np.random.default_rng(0).standard_normal((2, 5, 32)).astype("float32")
+    assert_keras_file_loads(model, x, tmp_path)
 
 
 @pytest.mark.skipif(

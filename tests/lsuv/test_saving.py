@@ -54,7 +54,10 @@ def test_keras_file_loads_in_a_fresh_process(tmp_path, run_lsuv):
         print(keras_initplus.lsuv_init(m, x, verbose=0).all_converged)
         """
     )
-    assert "OK ['LSUV', 'LSUV', 'LSUV'] [1, None, None]" in out
+    assert (
+        "OK ['keras_initplus>LSUV', 'keras_initplus>LSUV', "
+        "'keras_initplus>LSUV'] [1, None, None]" in out
+    )
     assert out.strip().endswith("True")
 
 
