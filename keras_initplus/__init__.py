@@ -40,6 +40,11 @@ from keras_initplus.lsuv import (
     LSUVReport,
     lsuv_init,
 )
+from keras_initplus.model_init import (
+    KernelPlan,
+    ModelInitReport,
+    initialize_model,
+)
 
 __version__ = "0.1.0"
 
@@ -58,6 +63,9 @@ __all__ = [
     "LSUVCallback",
     "LSUVReport",
     "lsuv_init",
+    "KernelPlan",
+    "ModelInitReport",
+    "initialize_model",
     "DiagnosisReport",
     "diagnose",
     "DeltaOrthogonal",

@@ -16,6 +16,7 @@ def pytest_sessionfinish(session, exitstatus):
 # tests/backends picks each child process's backend itself.
 _PORTABLE = (
     "initializers",
+    "model_init",
     "lsuv",
     "diagnostics",
     "activations",
