@@ -136,8 +136,29 @@ def missing_message(entry):
     )
 
 
+def _owner_type(owner):
+    """The class an object must be for its attributes to be checked
+    against `owner`'s entries (None: not checked)."""
+    return {
+        OPTIMIZER: keras.optimizers.Optimizer,
+        "keras.layers.Layer": keras.layers.Layer,
+        "keras.Sequential": keras.Sequential,
+    }.get(owner)
+
+
 def check_attributes(obj, owner):
-    """Raises if `obj` lacks a private attribute listed for `owner`."""
+    """Raises if `obj` lacks a private attribute listed for `owner`.
+
+    `obj` must be of the owner's kind: anything else lacks the
+    attribute too, and would be reported as a Keras version problem.
+    Callers check their arguments' types first; this is the backstop.
+    """
+    kind = _owner_type(owner)
+    if kind is not None and not isinstance(obj, kind):
+        raise TypeError(
+            f"Private attributes of {owner} can only be checked on one. "
+            f"Received: {obj!r} (a {type(obj).__name__})"
+        )
     for entry in PRIVATE_API:
         if entry.owner == owner and not hasattr(obj, entry.name):
             raise RuntimeError(missing_message(entry))

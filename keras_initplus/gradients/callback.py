@@ -5,6 +5,7 @@ import logging
 import math
 import os
 import time
+import warnings
 
 import keras
 
@@ -196,12 +197,16 @@ class GradientHealthCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         model = self.model
         self._restore()
+        if not model.trainable_variables:
+            self._stand_aside(model)
+            return
         user_opt = model.optimizer
         target = (
             user_opt.inner_optimizer
             if isinstance(user_opt, _LSO)
             else (user_opt)
         )
+        check_not_wrapped(target)
         check_no_clipping(target)
         self._target = target
         self._installed = True
@@ -232,6 +237,21 @@ class GradientHealthCallback(keras.callbacks.Callback):
             self._cached = (key, guarded)
             model.train_function = guarded
         self.health.reset_epoch()
+
+    def _stand_aside(self, model):
+        # No gradients to measure: this `fit` runs as it would without
+        # the callback, which then adds no `logs` keys.
+        warnings.warn(
+            f"GradientHealthCallback: model {model.name!r} has no "
+            "trainable weights: there is nothing to monitor or clip, so "
+            "this `fit` runs without gradient health.",
+            UserWarning,
+            stacklevel=2,
+        )
+        if model.train_function is None:
+            # `_restore` dropped a train function a `fit` that never
+            # finished left behind; Keras made it before this hook.
+            model.make_train_function()
 
     def _make_jax_train_function(self, model):
         # JAX caches a trace by the function it compiles, and
@@ -450,6 +470,20 @@ def _scalar(tag, value):
         )
     )
     tf.summary.write(tag, tf.constant(value, tf.float32), metadata=metadata)
+
+
+def check_not_wrapped(optimizer):
+    """Raises if the model was compiled with the wrapper itself."""
+    if isinstance(optimizer, GradientHealthOptimizer):
+        raise ValueError(
+            "The model's optimizer is already a GradientHealthOptimizer, "
+            "and GradientHealthCallback would wrap it in a second one: "
+            "gradients measured and clipped twice, and summed twice "
+            "under tf.distribute. Compile with the plain optimizer "
+            "(`optimizer.inner_optimizer`) and keep the callback, which "
+            "also writes the `grad_*` logs, or drop the callback. "
+            f"Received: model.optimizer={optimizer!r}"
+        )
 
 
 def _strategy_scope(model):

@@ -181,6 +181,13 @@ class GradientHealth:
             "warmup_steps": self.warmup_steps,
         }
 
+    def __repr__(self):
+        # Shown in error messages that echo a GradientHealth back.
+        return (
+            f"GradientHealth(clip_norm={self.clip_norm!r}, "
+            f"clip_mode={self.clip_mode!r})"
+        )
+
     @classmethod
     def from_config(cls, config):
         config = dict(config)

@@ -10,13 +10,14 @@ for the skip.
 """
 
 import contextlib
+import inspect
 
 import keras
 from keras import ops
 
 from keras_initplus import private_api
 from keras_initplus.backend_support import check_gradient_backend
-from keras_initplus.gradients.health import can_build_here
+from keras_initplus.gradients.health import GradientHealth, can_build_here
 
 _TF = keras.backend.backend() == "tensorflow"
 if _TF:
@@ -58,8 +59,19 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
 
     Args:
         inner_optimizer: A built or unbuilt `keras.optimizers.Optimizer`
-            with no `clipnorm`, `global_clipnorm` or `clipvalue`.
-        health: A `GradientHealth`.
+            instance (not a name such as `"adam"`) with no `clipnorm`,
+            `global_clipnorm` or `clipvalue`.
+        health: A `GradientHealth`, or None to build one from the
+            keyword arguments below.
+        name: The wrapper's name; default `"gradient_health"`.
+        **health_kwargs: `GradientHealth`'s arguments (`clip_norm`,
+            `clip_mode`, `vanishing_threshold`, ...), instead of
+            `health`: `GradientHealthOptimizer(Adam(), clip_norm=1.0)`.
+            With neither, the wrapper measures and skips non-finite
+            steps without clipping.
+
+    The wrapper adds nothing to `fit`'s `logs`; for the `grad_*` keys,
+    compile the plain optimizer and pass `GradientHealthCallback`.
 
     Example:
 
@@ -74,8 +86,14 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
     ...     opt.apply(grads, model.trainable_variables)
     """
 
-    def __init__(self, inner_optimizer, health, name=None):
+    def __init__(
+        self, inner_optimizer, health=None, name=None, **health_kwargs
+    ):
         check_gradient_backend("GradientHealthOptimizer")
+        # The type first: every later check reads optimizer attributes,
+        # and on anything else would report a wrong cause.
+        check_inner_optimizer(inner_optimizer)
+        health = _health_from(health, health_kwargs)
         check_no_clipping(inner_optimizer)
         if _TF:
             private_api.check_attributes(inner_optimizer, private_api.OPTIMIZER)
@@ -332,6 +350,71 @@ def _apply_accumulating(inner, health, grads, variables):
 
 def _noop_decay(variables):
     return None
+
+
+def check_inner_optimizer(optimizer):
+    """Raises unless `optimizer` is an optimizer the wrapper can apply."""
+    if isinstance(optimizer, GradientHealthOptimizer):
+        # The inner wrapper would sum across replicas a second time.
+        raise ValueError(
+            "Argument `inner_optimizer` must not be a "
+            "GradientHealthOptimizer itself: gradients would be measured "
+            "and clipped twice, and under tf.distribute summed twice. "
+            f"Wrap its `inner_optimizer` instead. Received: "
+            f"inner_optimizer={optimizer!r}"
+        )
+    if isinstance(optimizer, keras.optimizers.Optimizer):
+        return
+    hint = ""
+    if isinstance(optimizer, str):
+        hint = f" (from a name: `keras.optimizers.get({optimizer!r})`)"
+    raise ValueError(
+        "Argument `inner_optimizer` must be a `keras.optimizers.Optimizer` "
+        f"instance, such as `keras.optimizers.Adam()`{hint}. "
+        f"Received: inner_optimizer={optimizer!r}"
+    )
+
+
+_HEALTH_ARGS = tuple(inspect.signature(GradientHealth).parameters)
+
+
+def _health_from(health, health_kwargs):
+    """The `GradientHealth` to use: `health`, or one built from
+    `health_kwargs`; raises on anything else or on both."""
+    unknown = sorted(set(health_kwargs) - set(_HEALTH_ARGS))
+    if unknown:
+        raise TypeError(
+            "GradientHealthOptimizer got unexpected keyword arguments "
+            f"{unknown}. Besides `health` and `name` it takes "
+            f"GradientHealth's: {', '.join(_HEALTH_ARGS)}."
+        )
+    if health is None:
+        return GradientHealth(**health_kwargs)
+    if not isinstance(health, GradientHealth):
+        raise ValueError(_bad_health_message(health))
+    if health_kwargs:
+        given = ", ".join(f"{k}={v!r}" for k, v in health_kwargs.items())
+        raise ValueError(
+            "Pass either `health` or GradientHealth's arguments as "
+            f"keywords, not both. Received: health={health!r} and {given}"
+        )
+    return health
+
+
+def _bad_health_message(health):
+    hint = ""
+    # A threshold in `health`'s place is most likely meant as
+    # `clip_norm`, the first argument of GradientHealth.
+    if isinstance(health, (int, float, str)) and not isinstance(health, bool):
+        hint = (
+            " To set the threshold here, pass it by keyword: "
+            f"GradientHealthOptimizer(optimizer, clip_norm={health!r})."
+        )
+    return (
+        "Argument `health` must be a `GradientHealth` instance, or None "
+        f"with GradientHealth's arguments as keywords.{hint} "
+        f"Received: health={health!r}"
+    )
 
 
 def check_no_clipping(optimizer):
