@@ -13,6 +13,7 @@ import keras
 
 from keras_initplus.diagnostics.capture import activation_name
 from keras_initplus.lsuv.graph import graph_of
+from keras_initplus.model_init.composite import transformer_block
 
 # Layers a signal passes through unchanged in scale or shape, when
 # looking for the activation that follows a kernel layer.
@@ -81,6 +82,7 @@ class GraphReading:
     activation: dict  # id(layer) -> activation name after it, or None
     residuals: list
     submodels: list  # nested Functional/Sequential models
+    blocks: list  # transformer layers with their branches inside
 
 
 def _nodes(graph):
@@ -141,12 +143,15 @@ def read_graph(model):
         ancestors[id(node)] = anc
     by_id = {id(n): n for n in nodes}
 
-    layers, activation, submodels = [], {}, []
+    layers, activation, submodels, blocks = [], {}, [], []
     for node in nodes:
         op = node.operation
         if isinstance(op, keras.Model) and graph_of(op) is not None:
             if not any(op is s for s in submodels):
                 submodels.append(op)
+        elif transformer_block(op) is not None:
+            if not any(op is b.layer for b in blocks):
+                blocks.append(transformer_block(op))
         elif kernel_layer(op) and id(op) not in activation:
             layers.append(op)
             activation[id(op)] = _after(node, consumers)
@@ -183,4 +188,4 @@ def read_graph(model):
         residuals.append(
             Residual(node.operation, [n.operation for n in best], final)
         )
-    return GraphReading(layers, activation, residuals, submodels)
+    return GraphReading(layers, activation, residuals, submodels, blocks)

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 
+from keras_initplus.diagnostics.capture import activation_name
 from keras_initplus.initializers.recommend import DEEP_FROM, initializer_for
 from keras_initplus.initializers.validation import check_seed
 from keras_initplus.model_init.graph import kernel_layer, read_graph
@@ -20,6 +21,17 @@ _NORMALIZATION = (
 
 
 _HEADS = ("softmax", "sigmoid", "log_softmax")
+# Variants that share a rule with a name `initializer_for` knows.
+_ALIASES = {
+    "gelu_approximate": "gelu",
+    "hard_silu": "silu",
+    "hard_swish": "silu",
+    "relu6": "relu",
+}
+
+
+def _rule_name(activation):
+    return _ALIASES.get(activation, activation)
 
 
 def _path(layer):
@@ -45,7 +57,7 @@ class _Planner:
         self.plain_layers = []
         self.residual_branches = 0
 
-    def _seed(self):
+    def next_seed(self):
         if self.seed is None:
             return None
         return self.seed + len(self.values)
@@ -96,9 +108,9 @@ class _Planner:
                 f"a subclassed {type(model).__name__} has no graph to read",
             )
             return
-        self.residual_branches += len(reading.residuals)
+        n = len(reading.residuals) + sum(b.branches for b in reading.blocks)
+        self.residual_branches += n
         in_branch, branch_end = {}, set()
-        n = len(reading.residuals)
         for r in reading.residuals:
             m = len(r.layers)
             # Fixup (Zhang et al., 2019): with the branch's last kernel
@@ -130,6 +142,8 @@ class _Planner:
                 else "hidden"
             )
             self._plan_plain(layer, act, depth, position)
+        for block in reading.blocks:
+            self._plan_block(block, n)
         for sub in reading.submodels:
             self.plan(sub)
         for layer in _opaque(model, reading):
@@ -145,7 +159,9 @@ class _Planner:
             # it keeps its shallow answer at any depth.
             depth = None
         try:
-            init = initializer_for(act, depth=depth, position=position)
+            init = initializer_for(
+                _rule_name(act), depth=depth, position=position
+            )
         except ValueError:
             self._unknown(layer, f"no rule for activation {act!r}")
             return
@@ -161,7 +177,7 @@ class _Planner:
     def _plan_branch(self, layer, act, is_end, scale):
         attention = isinstance(layer, keras.layers.MultiHeadAttention)
         try:
-            init = initializer_for(None if attention else act)
+            init = initializer_for(None if attention else _rule_name(act))
         except ValueError:
             self._unknown(layer, f"no rule for activation {act!r}")
             return
@@ -178,6 +194,19 @@ class _Planner:
 
         self._draw(layer, "branch", act, factory)
 
+    def _plan_block(self, block, n):
+        """A keras-hub transformer layer: each attention is a branch whose
+        output kernel is its end, the feed-forward pair another."""
+        if not block.layer.trainable and not self.include_frozen:
+            for sub in (*block.attentions, block.ffn_in, block.ffn_out):
+                self._frozen(sub)
+            return
+        for attention in block.attentions:
+            self._plan_branch(attention, None, True, 1.0)
+        act = activation_name(getattr(block.layer, "activation", None))
+        self._plan_branch(block.ffn_in, act, False, n ** (-0.5))
+        self._plan_branch(block.ffn_out, None, True, 1.0)
+
     def _unknown(self, layer, why):
         if not layer.weights:
             return
@@ -189,7 +218,7 @@ class _Planner:
 
 
 def _seeded(init, planner):
-    seed = planner._seed()
+    seed = planner.next_seed()
     if seed is None:
         return init
     config = init.get_config()
@@ -206,7 +235,7 @@ def _describe(init):
     if name == "LooksLinear":
         return f"LooksLinear({init.position})"
     if name == "Orthogonal":
-        return f"Orthogonal(gain={init._gain_value:.4g})"
+        return f"Orthogonal(gain={init.gain!r})"
     return name
 
 
@@ -215,6 +244,7 @@ def _opaque(model, reading):
     layers, normalization layers nor nested models with a graph."""
     known = {id(la) for la in reading.layers}
     known |= {id(m) for m in reading.submodels}
+    known |= {id(b.layer) for b in reading.blocks}
     out = []
     for layer in model.layers:
         if id(layer) in known or isinstance(layer, _NORMALIZATION):
