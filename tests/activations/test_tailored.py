@@ -129,7 +129,7 @@ def test_config_and_keras_file_in_a_fresh_process(tmp_path):
         assert type(act).__name__ == "TailoredLeakyReLU", act
         assert (act.depth, act.eta) == (30, 0.8), act
         init = m.layers[1].kernel_initializer
-        assert type(init).__name__ == "LooksLinear", init
+        assert type(init).__qualname__ == "LooksLinear", init
         print("OK", act.negative_slope)
         """,
     )
