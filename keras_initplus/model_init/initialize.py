@@ -347,7 +347,7 @@ def initialize_model(model, x=None, *, include_frozen=False, seed=None):
                 "build it first (call it once, or give it an Input). "
                 "Received: x=None"
             )
-        model(np.asarray(x))
+        model(x)
     planner = _Planner(include_frozen, seed)
     planner.plan(model)
     before = [

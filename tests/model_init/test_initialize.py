@@ -226,3 +226,13 @@ def test_keras_applications_model():
     y = _numpy(model(x.astype("float32")))
     assert np.all(np.isfinite(y))
     np.testing.assert_allclose(y.sum(1), 1.0, rtol=1e-5)
+
+
+def test_an_int_seed_gives_the_same_kernels_every_time():
+    def weights():
+        model = _residual_mlp(3)
+        initialize_model(model, seed=11)
+        return model.get_weights()
+
+    for a, b in zip(weights(), weights()):
+        np.testing.assert_array_equal(a, b)
