@@ -10,11 +10,20 @@ those allowed. Where the right layers depend on the data (saturated or
 dead units), they are read off a forward pass at initialization, not
 from the gradients the callback sees.
 
+Late collapses: runs that learn, then turn unstable (the demo's 20-layer
+funnel under HeNormal and LSUV, as in issue 24; MLPs and CNNs whose SGD
+or Adam learning rate is raised after they have learned), fit for 14 to
+30 epochs on digits. One counts as found when a "collapse" warning comes
+no later than the first epoch whose validation accuracy is more than
+0.2 below its best so far; a run that never falls that far counts as
+missed.
+
 Healthy runs: Keras's defaults at moderate depth and the package's
 initializers, MLPs and CNNs, SGD and Adam, with and without clipping,
-each fit for 10 full epochs on digits. Any warning at all is a false
-alarm. Their final validation accuracy is printed too, to show they are
-healthy.
+each fit for 10 full epochs on digits, and five long runs (25 to 40
+epochs) whose loss wobbles once it is small. Any warning at all is a
+false alarm. Their validation accuracy (final, best and largest fall
+below the best) is printed too, to show they are healthy.
 
     python benchmarks/warning_matrix.py [--out benchmark_out]
 
@@ -44,9 +53,12 @@ from keras_initplus import (  # noqa: E402
     lsuv_init,
 )
 from keras_initplus.experiments.data import load_digits  # noqa: E402
+from keras_initplus.experiments.models import funnel  # noqa: E402
 from keras_initplus.experiments.recursion import recursion_room  # noqa: E402
 
 HEALTHY_EPOCHS = 10
+# A validation accuracy this far below the run's best is a collapse.
+COLLAPSE_DROP = 0.2
 
 
 @dataclasses.dataclass
@@ -67,6 +79,9 @@ class Case:
     width: int = 64
     lsuv: bool = False
     batchnorm: bool = False
+    epochs: int = None  # long runs: None for HEALTHY_EPOCHS
+    funnel: bool = False  # MLP widths 256 down to 32, as in the demo
+    schedule: dict = None  # {epoch: learning rate} from that epoch on
 
 
 def normal(std):
@@ -114,6 +129,14 @@ def first_hidden(model, x):
 
 def any_hidden(model, x):
     names = hidden(model)
+    return names, names
+
+
+def any_layer(model, x):
+    """A collapse is a property of the whole run: naming any of the
+    network's layers is right (which layers' ratios rose most is not
+    known in advance)."""
+    names = [layer.name for layer in model.layers if layer.weights]
     return names, names
 
 
@@ -389,6 +412,141 @@ def broken_cases():
     ]
 
 
+def collapse_cases():
+    """Runs that learn, reach high accuracy, then turn unstable: the
+    demo's 20-layer funnel (HeNormal, LSUV) under SGD 0.01 with momentum
+    0.9 as in issue 24, and runs whose learning rate is raised after
+    they have learned (a warm restart far too high), MLP and CNN, SGD
+    and Adam. Each counts as a collapse only if its validation accuracy
+    does fall more than 0.2 below its best."""
+    return [
+        Case(
+            "late collapse: demo funnel, HeNormal",
+            "mlp",
+            20,
+            "relu",
+            he,
+            "sgd",
+            0.01,
+            kind="collapse",
+            truth=any_layer,
+            epochs=30,
+            funnel=True,
+        ),
+        Case(
+            "late collapse: demo funnel, LSUV",
+            "mlp",
+            20,
+            "relu",
+            lsuv,
+            "sgd",
+            0.01,
+            kind="collapse",
+            truth=any_layer,
+            epochs=30,
+            funnel=True,
+            lsuv=True,
+        ),
+        Case(
+            "late collapse: Adam lr 1e-3 -> 0.03 at epoch 8",
+            "mlp",
+            10,
+            "relu",
+            he,
+            "adam",
+            1e-3,
+            kind="collapse",
+            truth=any_layer,
+            epochs=14,
+            schedule={7: 0.03},
+        ),
+        Case(
+            "late collapse: SGD lr 0.05 -> 1 at epoch 8",
+            "cnn",
+            6,
+            "relu",
+            he,
+            "sgd",
+            0.05,
+            kind="collapse",
+            truth=any_layer,
+            epochs=14,
+            schedule={7: 1.0},
+        ),
+        Case(
+            "late collapse: Adam lr 1e-3 -> 0.03 at epoch 8",
+            "cnn",
+            6,
+            "relu",
+            he,
+            "adam",
+            1e-3,
+            kind="collapse",
+            truth=any_layer,
+            epochs=14,
+            schedule={7: 0.03},
+        ),
+    ]
+
+
+def long_healthy_cases():
+    """Long runs that train, whose loss wobbles once it is small."""
+    return [
+        Case(
+            "long: demo funnel, initializer_for(depth)",
+            "mlp",
+            20,
+            "relu",
+            ours_for("relu", 20),
+            "sgd",
+            0.01,
+            epochs=30,
+            funnel=True,
+        ),
+        Case(
+            "long: Keras default",
+            "mlp",
+            10,
+            "relu",
+            keras_default,
+            "adam",
+            1e-3,
+            epochs=40,
+        ),
+        Case(
+            "long: HeNormal, SGD 0.05",
+            "mlp",
+            10,
+            "tanh",
+            he,
+            "sgd",
+            0.05,
+            epochs=40,
+        ),
+        Case(
+            "long: HeNormal",
+            "cnn",
+            6,
+            "relu",
+            he,
+            "adam",
+            1e-3,
+            epochs=25,
+        ),
+        Case(
+            "long: initializer_for(depth), clip 1",
+            "cnn",
+            8,
+            "relu",
+            ours_for("relu", 8),
+            "sgd",
+            0.01,
+            clip_norm=1.0,
+            epochs=25,
+        ),
+    ]
+
+
 def healthy_cases():
     return [
         Case("Keras default", "mlp", 10, "relu", keras_default, "sgd", 0.01),
@@ -512,6 +670,11 @@ def healthy_cases():
 def build(case, seed):
     inputs = [keras.Input((8, 8, 1) if case.arch == "cnn" else (64,))]
     layers = []
+    widths = (
+        funnel(case.depth, 256, 32)
+        if case.funnel
+        else [case.width] * case.depth
+    )
     for i in range(case.depth):
         name = f"h{i}"
         bias = keras.initializers.Constant(case.bias.get(name, 0.0))
@@ -524,7 +687,7 @@ def build(case, seed):
         if case.arch == "cnn":
             layers.append(keras.layers.Conv2D(32, 3, padding="same", **kwargs))
         else:
-            layers.append(keras.layers.Dense(case.width, **kwargs))
+            layers.append(keras.layers.Dense(widths[i], **kwargs))
         if case.batchnorm:
             # Momentum 0.9, not 0.99: over a few hundred steps Keras's
             # default leaves the moving statistics far from the data's.
@@ -558,8 +721,9 @@ def run(case, data, seed=0):
     keras.utils.clear_session()
     keras.utils.set_random_seed(seed)
     model = build(case, seed)
-    batch = 32 if case.kind else 64
-    if case.kind:
+    short_run = case.kind not in (None, "collapse")
+    batch = 32 if short_run else 64
+    if short_run:
         x, y = x[: batch * case.steps].copy(), y[: batch * case.steps]
         if case.poison:
             x[batch + 3].flat[5] = np.nan if case.poison == "nan" else np.inf
@@ -570,17 +734,22 @@ def run(case, data, seed=0):
         optimizer(case), "sparse_categorical_crossentropy", metrics=["accuracy"]
     )
     cb = GradientHealthCallback(clip_norm=case.clip_norm)
+    callbacks = [cb]
+    if case.schedule:
+        # Before the health callback, so the epoch's steps run at the new
+        # rate; the run is otherwise untouched.
+        callbacks.insert(0, Schedule(case.schedule))
     start = time.perf_counter()
     with recursion_room(len(model.layers) + 1):
         h = model.fit(
             x,
             y,
             batch_size=batch,
-            epochs=1 if case.kind else HEALTHY_EPOCHS,
+            epochs=1 if short_run else case.epochs or HEALTHY_EPOCHS,
             validation_data=(x_val, y_val),
             verbose=0,
             shuffle=False,
-            callbacks=[cb],
+            callbacks=callbacks,
         )
     seconds = time.perf_counter() - start
     short = [
@@ -598,9 +767,32 @@ def run(case, data, seed=0):
         "warnings": short,
         "accuracy": float(h.history["accuracy"][-1]),
         "val_accuracy": float(h.history["val_accuracy"][-1]),
+        "val_curve": [float(v) for v in h.history["val_accuracy"]],
+        "epochs": len(h.history["val_accuracy"]),
         "seconds": seconds,
     }
-    if case.kind:
+    best, fall, fell_at = 0.0, 0.0, None
+    for i, v in enumerate(result["val_curve"]):
+        best = max(best, v)
+        fall = max(fall, best - v)
+        if fell_at is None and best - v > COLLAPSE_DROP:
+            fell_at = i
+    result["best_val_accuracy"] = best
+    result["largest_fall"] = fall
+    result["fell_at"] = fell_at
+    if case.kind == "collapse":
+        # Found: a collapse warning naming the network's layers, at or
+        # before the first epoch whose validation accuracy is more than
+        # COLLAPSE_DROP below its best so far. A run that never falls
+        # that far is not a collapse, and counts as missed.
+        warned = [
+            w["epoch"] for w in short if _right(w, "collapse", must, allowed)
+        ]
+        result["warned_at"] = min(warned) if warned else None
+        result["ok"] = (
+            fell_at is not None and bool(warned) and min(warned) <= fell_at
+        )
+    elif case.kind:
         result["ok"] = any(
             _right(w, case.kind, must, allowed)
             for w in short
@@ -609,6 +801,18 @@ def run(case, data, seed=0):
     else:
         result["ok"] = not cb.warnings
     return result
+
+
+class Schedule(keras.callbacks.Callback):
+    """Sets the optimizer's learning rate at the given epochs."""
+
+    def __init__(self, schedule):
+        super().__init__()
+        self.schedule = schedule
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch in self.schedule:
+            self.model.optimizer.learning_rate.assign(self.schedule[epoch])
 
 
 def _right(w, kind, must, allowed):
@@ -622,27 +826,45 @@ def _right(w, kind, must, allowed):
 
 def table(results):
     lines = [
-        "| run | network | optimizer | clip | expected | warned (epoch 1 "
-        "for broken runs) | train / val acc | right |",
-        "|---|---|---|---|---|---|---|---|",
+        "| run | network | optimizer | clip | epochs | expected | warned "
+        "(epoch 1 for broken runs) | train / val acc (best, largest fall) "
+        "| right |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        warned = (
-            "; ".join(
-                f"{w['kind']} ({w['measure']}, {w['value']:.3g}): "
-                + ", ".join(w["layers"][:3])
-                + (f" +{len(w['layers']) - 3}" if len(w["layers"]) > 3 else "")
-                for w in r["warnings"]
+        warned = "; ".join(_summary(r["warnings"])) or "none"
+        if r["expected"] == "collapse":
+            fell = r["fell_at"]
+            warned = (
+                f"val acc fell > {COLLAPSE_DROP:g} at epoch "
+                f"{'never' if fell is None else fell + 1}; " + warned
             )
-            or "none"
-        )
         lines.append(
             f"| {r['case']} | {r['arch']} | {r['optimizer']} | "
-            f"{r['clip_norm'] or '-'} | {r['expected']} | {warned} | "
-            f"{r['accuracy']:.2f} / {r['val_accuracy']:.2f} | "
+            f"{r['clip_norm'] or '-'} | {r['epochs']} | {r['expected']} | "
+            f"{warned} | {r['accuracy']:.2f} / {r['val_accuracy']:.2f} "
+            f"({r['best_val_accuracy']:.2f}, {r['largest_fall']:.2f}) | "
             f"{'yes' if r['ok'] else '**no**'} |"
         )
     return "\n".join(lines)
+
+
+def _summary(warnings):
+    """One entry per kind and measure: the epochs it was raised at
+    (1-based), its first value and the layers it first named."""
+    seen = {}
+    for w in warnings:
+        seen.setdefault((w["kind"], w["measure"]), []).append(w)
+    out = []
+    for (kind, measure), ws in seen.items():
+        layers = ws[0]["layers"]
+        epochs = ",".join(str(w["epoch"] + 1) for w in ws)
+        out.append(
+            f"{kind} ({measure}, {ws[0]['value']:.3g}; epoch {epochs}): "
+            + ", ".join(layers[:3])
+            + (f" +{len(layers) - 3}" if len(layers) > 3 else "")
+        )
+    return out
 
 
 def main(argv=None):
@@ -655,7 +877,9 @@ def main(argv=None):
     data = load_digits(seed=0)
     results = []
     start = time.perf_counter()
-    for case in broken_cases() + healthy_cases():
+    cases = broken_cases() + collapse_cases()
+    cases += healthy_cases() + long_healthy_cases()
+    for case in cases:
         if args.only and args.only not in case.name:
             continue
         r = run(case, data)
@@ -670,12 +894,17 @@ def main(argv=None):
     healthy = [r for r in results if r["expected"] == "none"]
     recall = sum(r["ok"] for r in broken) / max(len(broken), 1)
     false = sum(not r["ok"] for r in healthy) / max(len(healthy), 1)
+    late = [r for r in broken if r["expected"] == "collapse"]
+    longest = max([r["epochs"] for r in healthy] or [HEALTHY_EPOCHS])
     summary = (
         f"recall {recall:.0%} ({sum(r['ok'] for r in broken)}/"
-        f"{len(broken)} broken runs named at the end of epoch 1, right kind "
-        f"and layers); false alarms {false:.0%} "
-        f"({sum(not r['ok'] for r in healthy)}/{len(healthy)} healthy runs "
-        f"with any warning over {HEALTHY_EPOCHS} epochs)"
+        f"{len(broken)} broken runs named with the right kind and layers: "
+        f"{len(broken) - len(late)} at the end of epoch 1, {len(late)} late "
+        "collapses no later than the epoch their validation accuracy fell "
+        f"more than {COLLAPSE_DROP:g} below its best); false alarms "
+        f"{false:.0%} ({sum(not r['ok'] for r in healthy)}/{len(healthy)} "
+        f"healthy runs with any warning over {HEALTHY_EPOCHS} to {longest} "
+        "epochs)"
     )
     machine = (
         f"{platform.machine()}, {os.cpu_count()} cores, Python "

@@ -11,16 +11,6 @@ DEEP_DEPTH = 200
 # Test mode keeps a requested --depth (so that very deep graphs are
 # exercised) but trains part 3 on this many rows only.
 TEST_MODE_ROWS = 128
-TRAIN_INITS = (
-    "keras_glorot_uniform",
-    "keras_he_normal",
-    "keras_orthogonal",
-    "small_normal",
-    "he_avg_fan_normal",
-    "orthogonal_gain",
-    "lsuv",
-    "initializer_for",
-)
 
 
 def _bounded_int(name, low, high):
@@ -135,52 +125,111 @@ def add_demo_arguments(parser):
     )
 
 
-def _results_table(results, epochs):
+def _ranges(epochs):
+    """0-based epochs as 1-based ranges: [0, 1, 2, 5] -> "1-3,6"."""
+    out, run = [], []
+    for e in sorted(set(epochs)):
+        if run and e == run[-1] + 1:
+            run.append(e)
+            continue
+        if run:
+            out.append(run)
+        run = [e]
+    if run:
+        out.append(run)
+    return ",".join(
+        f"{r[0] + 1}" if len(r) == 1 else f"{r[0] + 1}-{r[-1] + 1}" for r in out
+    )
+
+
+def _warned(run):
+    """Each kind of warning once: the epochs it was raised at and the
+    layers its first instance named."""
+    kinds = {}
+    for a in run.get("alerts", []):
+        kinds.setdefault(a["kind"], []).append(a)
+    parts = []
+    for kind, found in kinds.items():
+        layers = [n.rsplit("/", 1)[-1] for n in found[0]["layers"]]
+        shown = ", ".join(layers[:2])
+        if len(layers) > 2:
+            shown += f" +{len(layers) - 2}"
+        epochs = _ranges(a["epoch"] for a in found)
+        parts.append(f"{kind} ep {epochs} ({shown})")
+    if run.get("diverged"):
+        parts.append("stopped: non-finite loss")
+    return "; ".join(parts) or "none"
+
+
+def _results_table(results, epochs, target):
     head = (
-        f"{'initializer':<22} {'epochs to target':>16} "
-        f"{'final acc':>9} {'diverged':>8}  health warnings"
+        f"{'run':<27} {'clip':>4} {f'to {target:g}':>6} {'best':>6} "
+        f"{'final':>6}  warnings (epochs, first layers named)"
     )
     lines = [head, "-" * len(head)]
     for name, r in results.items():
         reached = r["epochs_to_target"]
         reached = f"{reached}" if reached else f">{epochs}"
-        # Each warning's first sentence: its kind and layers, whole.
-        seen = "; ".join(w.split(". ")[0] for w in r["warnings"]) or "none"
+        clip = r.get("clip_norm")
+        best = max(r["val_accuracy"]) if r["val_accuracy"] else float("nan")
         lines.append(
-            f"{name:<22} {reached:>16} {r['final_accuracy']:>9.3f} "
-            f"{'yes' if r['diverged'] else 'no':>8}  {seen}"
+            f"{name:<27} {clip if clip is not None else '-':>4} "
+            f"{reached:>6} {best:>6.3f} {r['final_accuracy']:>6.3f}  "
+            f"{_warned(r)}"
         )
     return "\n".join(lines)
 
 
-def _plot_curves(results, path, title):
+def _plot_panels(results, groups, path, title, target):
+    """One column per group of runs: validation accuracy above (a red x
+    where a collapse warning was raised), training loss below."""
     from keras_initplus.diagnostics.report import _pyplot
 
     plt = _pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for i, (name, r) in enumerate(results.items()):
-        style = "-" if not name.startswith("keras") else "--"
-        epochs = range(1, len(r["loss"]) + 1)
-        left.plot(epochs, r["loss"], style, color=f"C{i}", label=name)
-        right.plot(epochs, r["val_accuracy"], style, color=f"C{i}", label=name)
-    left.set_yscale("log")
-    left.set_xlabel("epoch")
-    left.set_ylabel("training loss")
-    right.set_xlabel("epoch")
-    right.set_ylabel("validation accuracy")
-    right.legend(fontsize=8)
+    groups = [(g, [k for k in keys if k in results]) for g, keys in groups]
+    groups = [(g, keys) for g, keys in groups if keys]
+    n = len(groups)
+    fig, axes = plt.subplots(
+        2, n, figsize=(4.3 * n, 6.4), sharey="row", squeeze=False
+    )
+    for col, (group, keys) in enumerate(groups):
+        top, bottom = axes[0][col], axes[1][col]
+        marked = False
+        for i, key in enumerate(keys):
+            r = results[key]
+            x = range(1, len(r["val_accuracy"]) + 1)
+            label = key
+            if r.get("same_kernels"):
+                label += " (= " + ", ".join(r["same_kernels"]) + ")"
+            top.plot(x, r["val_accuracy"], color=f"C{i}", label=label)
+            bottom.plot(range(1, len(r["loss"]) + 1), r["loss"], color=f"C{i}")
+            hit = sorted(
+                {a["epoch"] for a in r["alerts"] if a["kind"] == "collapse"}
+            )
+            hit = [e for e in hit if e < len(r["val_accuracy"])]
+            if hit:
+                top.plot(
+                    [e + 1 for e in hit],
+                    [r["val_accuracy"][e] for e in hit],
+                    "x",
+                    color="red",
+                    markersize=7,
+                    label=None if marked else "collapse warning",
+                )
+                marked = True
+        top.axhline(target, color="grey", lw=0.8, ls=":")
+        top.set_title(group, fontsize=10)
+        top.set_ylim(0, 1)
+        top.legend(fontsize=7, loc="lower right")
+        bottom.set_yscale("log")
+        bottom.set_xlabel("epoch")
+    axes[0][0].set_ylabel("validation accuracy")
+    axes[1][0].set_ylabel("training loss")
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
-
-
-def _report(results, epochs, path, title, stream):
-    """Prints the results table, saves the curves; returns both."""
-    table = _results_table(results, epochs)
-    print("\n" + table, file=stream)
-    return table, _plot_curves(results, path, title)
 
 
 def run_demo(args, parser=None, stream=None):
@@ -190,11 +239,16 @@ def run_demo(args, parser=None, stream=None):
        100-dimensional N(0, 1) inputs under 0.01 N(0,1), N(0,1), Glorot,
        HeAvgFan, Orthogonal(gain) and LSUV; prints each layer's activation
        std and saves the histograms.
-    2. Real training: a deep MLP on scikit-learn's bundled digits (or
-       --data FILE.npz) under each initializer, Keras's defaults included,
-       with GradientHealthCallback attached; prints epochs to the target
-       accuracy, final accuracy and health warnings, and saves learning
-       curves.
+    2. Real training: a deep funnel MLP on scikit-learn's bundled digits
+       (or --data FILE.npz), every run the same way (SGD, momentum 0.9,
+       GradientHealthCallback attached): Keras's initializers, the
+       package's initializers alone, and with clip_norm=1.0, the last
+       being the package's recipe, initializer_for(activation,
+       depth=...) with clipping. Rows that draw the same kernels are
+       trained once. Prints epochs to the target, best and final
+       accuracy and the warnings raised (a collapse included), then one
+       sentence of conclusion computed from the results; saves the
+       curves, one panel per group.
     3. The headline: a plain MLP hundreds of layers deep (--depth, up to
        2,000), trained under Keras's default initializer and under
        initializer_for(activation, depth=...) with
@@ -228,8 +282,7 @@ def run_demo(args, parser=None, stream=None):
         plot_classic,
         run_classic,
     )
-    from keras_initplus.experiments.models import build_mlp, funnel
-    from keras_initplus.experiments.training import EpochProgress, train_run
+    from keras_initplus.experiments.models import funnel
 
     print("== 1. Classic experiment: activation std per layer", file=stream)
     reports = run_classic(seed=args.seed, batch=200 if args.test_mode else 1000)
@@ -238,7 +291,6 @@ def run_demo(args, parser=None, stream=None):
     print(f"histograms: {hist}", file=stream)
 
     x_train, y_train, x_val, y_val = data
-    n_classes = int(max(y_train.max(), y_val.max())) + 1
     source = args.data or "scikit-learn digits"
     # A funnel, so that fan_in != fan_out and the fan modes differ.
     widths = funnel(args.compare_depth, 4 * args.width, max(1, args.width // 2))
@@ -247,39 +299,52 @@ def run_demo(args, parser=None, stream=None):
         f"funnel MLP (widths {widths[0]} to {widths[-1]}) on {source}: "
         f"{len(x_train)} train, "
         f"{len(x_val)} validation, {args.epochs} epochs, SGD lr {args.lr} "
-        f"momentum 0.9, target val acc {args.target}",
+        f"momentum 0.9, target val acc {args.target}; every run with "
+        "GradientHealthCallback, the last two also with clip_norm=1.0",
         file=stream,
     )
-    results = {}
-    for name in TRAIN_INITS:
-        model, needs_lsuv = build_mlp(
-            x_train.shape[1],
-            n_classes,
-            widths,
-            args.activation,
-            name,
-            args.seed,
-        )
-        results[name] = train_run(
-            model,
-            needs_lsuv,
-            data,
-            epochs=args.epochs,
-            learning_rate=args.lr,
-            target=args.target,
-            seed=args.seed,
-            progress=EpochProgress(name, args.epochs, stream),
-        )
-    table, curves = _report(
+    from keras_initplus.experiments import compare
+
+    results, merged = compare.run_compare(
+        data,
+        widths=widths,
+        activation=args.activation,
+        epochs=args.epochs,
+        seed=args.seed,
+        target=args.target,
+        lr=args.lr,
+        stream=stream,
+    )
+    table = _results_table(results, args.epochs, args.target)
+    notes = [
+        f"{key} draws the same kernels as {twin} (seed {args.seed}), so it "
+        f"is trained once, as {twin}."
+        for key, twin in merged.items()
+    ]
+    summary = compare.conclusion(
         results,
-        args.epochs,
+        merged,
+        activation=args.activation,
+        depth=args.compare_depth,
+        target=args.target,
+    )
+    table = "\n".join([table, *notes, "", summary])
+    print("\n" + table, file=stream)
+    groups = [
+        (g, [k for k, _, _, group in compare.COMPARE_RUNS if group == g])
+        for g in compare.GROUPS
+    ]
+    curves = _plot_panels(
+        results,
+        groups,
         os.path.join(args.out, "learning_curves.png"),
-        f"{args.compare_depth}-layer {args.activation} funnel MLP on {source}",
-        stream,
+        f"{args.compare_depth}-layer {args.activation} funnel MLP on "
+        f"{source}, SGD lr {args.lr:g}",
+        args.target,
     )
     print(f"learning curves: {curves}", file=stream)
 
-    from keras_initplus.experiments.deep import run_deep
+    from keras_initplus.experiments.deep import DEEP_RUNS, run_deep
 
     deep_data = data
     if args.test_mode:
@@ -304,12 +369,18 @@ def run_demo(args, parser=None, stream=None):
         learning_rate=args.lr,
         stream=stream,
     )
-    deep_table, deep_curves = _report(
+    clips = {label: clip for label, _, clip in DEEP_RUNS}
+    deep = {
+        k: compare.summarize(r, clip_norm=clips.get(k)) for k, r in deep.items()
+    }
+    deep_table = _results_table(deep, args.deep_epochs, args.target)
+    print("\n" + deep_table, file=stream)
+    deep_curves = _plot_panels(
         deep,
-        args.deep_epochs,
+        [(k, [k]) for k in deep],
         os.path.join(args.out, "deep_curves.png"),
         f"{args.depth}-layer plain {args.activation} MLP on {source}",
-        stream,
+        args.target,
     )
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(
@@ -317,6 +388,8 @@ def run_demo(args, parser=None, stream=None):
                 "args": {k: v for k, v in vars(args).items() if k != "command"},
                 "classic": {n: r.to_dict() for n, r in reports.items()},
                 "training": results,
+                "merged": merged,
+                "conclusion": summary,
                 "deep": deep,
             },
             f,

@@ -42,6 +42,7 @@ def build_mlp(input_dim, n_classes, widths, activation, init_name, seed):
 
     Returns `(model, needs_lsuv_pass)`. The output layer uses Keras's
     default initializer in every variant, so only the hidden stack differs.
+    Hidden layers are named `h1`, `h2`, ..., the output layer `out`.
     `activation="tat"` uses TAT's leaky ReLU tailored to `len(widths)`.
     """
     activation = resolve_activation(activation, len(widths))
@@ -52,7 +53,10 @@ def build_mlp(input_dim, n_classes, widths, activation, init_name, seed):
         needs_lsuv |= lsuv
         layers.append(
             keras.layers.Dense(
-                width, activation=activation, kernel_initializer=init
+                width,
+                activation=activation,
+                kernel_initializer=init,
+                name=f"h{i + 1}",
             )
         )
     layers.append(
@@ -60,10 +64,11 @@ def build_mlp(input_dim, n_classes, widths, activation, init_name, seed):
             n_classes,
             activation="softmax",
             kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+            name="out",
         )
     )
     with recursion_room(len(layers)):
-        return keras.Sequential(layers), needs_lsuv
+        return keras.Sequential(layers, name="mlp"), needs_lsuv
 
 
 def build_cnn(input_shape, n_classes, activation, init_name, seed, depth=6):

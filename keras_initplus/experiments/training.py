@@ -107,8 +107,9 @@ def train_run(
     initializer is the only difference. With
     `needs_lsuv`, the LSUV data-driven pass runs on the first 256 training
     rows first. With `health`, a `GradientHealthCallback` is attached and
-    its warnings are returned; with `clip_norm`, it also clips the
-    gradient to that global L2 norm.
+    its warnings are returned (`warnings`, the logged lines; `alerts`,
+    every warning with its epoch, kind and layers); with `clip_norm`, it
+    also clips the gradient to that global L2 norm.
     """
     x_train, y_train, x_val, y_val = data
     keras.utils.set_random_seed(seed)
@@ -126,10 +127,12 @@ def train_run(
             from keras_initplus.lsuv import lsuv_init
 
             lsuv_init(model, x_train[:256], verbose=0)
+        cb = None
         if health or clip_norm is not None:
             from keras_initplus.gradients import GradientHealthCallback
 
-            callbacks.append(GradientHealthCallback(clip_norm=clip_norm))
+            cb = GradientHealthCallback(clip_norm=clip_norm)
+            callbacks.append(cb)
         with recursion_room(len(model.layers)):
             history = model.fit(
                 x_train,
@@ -154,6 +157,12 @@ def train_run(
         "warnings": list(warnings),
         "seconds": time.perf_counter() - start,
         "grad_norm": [float(v) for v in h.get("grad_norm", [])],
+        # The callback's warnings, logged or rate-limited, with their
+        # 0-based epoch, kind and layers.
+        "alerts": [
+            {k: w[k] for k in ("epoch", "kind", "measure", "layers")}
+            for w in (cb.warnings if cb is not None else [])
+        ],
     }
 
 

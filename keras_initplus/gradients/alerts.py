@@ -12,20 +12,33 @@ of four steps is judged as well as one of four thousand:
   the optimizer's learning rate, after clipping) is larger than the
   weights, or the global norm jumps far above its running mean;
 - non-finite: some step had a NaN or Inf gradient (and was skipped).
+
+One rule needs the run's history, and is judged by `find_collapse`
+from one `EpochRecord` per epoch:
+
+- collapse: a run that was learning turns unstable. Its training loss
+  had fallen to at most half its first epoch's, and now is far above
+  that best (3 x, a quarter of the progress lost; or 2 x and a tenth
+  lost while the global gradient norm or the largest update ratio is
+  3 x its value at the best epoch); or, with validation data, the
+  validation accuracy is more than 0.2 below its best. A loss that
+  wobbles around a falling trend meets none of these.
 """
 
 import dataclasses
+import math
 
 import keras
 import numpy as np
 
-KINDS = ("vanishing", "exploding", "nonfinite")
+KINDS = ("vanishing", "exploding", "nonfinite", "collapse")
 SHOWN_LAYERS = 3
 
 _TITLE = {
     "vanishing": "Vanishing gradients",
     "exploding": "Exploding gradients",
     "nonfinite": "Non-finite gradients",
+    "collapse": "Training collapsed; gradient-to-weight ratios rose most",
 }
 _INIT_ADVICE = (
     "HeAvgFanNormal, Orthogonal(gain=...), LSUV or "
@@ -255,3 +268,167 @@ def update_ratios(optimizer, layers, sizes, steps):
     else:
         return None
     return np.where(w > 0, est, 0.0)
+
+
+# The collapse rule's thresholds (see the module docstring).
+LEARNED = 0.5  # the best loss is at most this x the first epoch's
+COLLAPSE_RISE = 3.0  # the loss is this x its best ...
+COLLAPSE_LOST = 0.25  # ... and has lost this fraction of the progress
+SOFT_RISE = 2.0  # or this x its best and this fraction lost ...
+SOFT_LOST = 0.1
+GRAD_RISE = 3.0  # ... while the gradient norm or update ratio rose this x
+VAL_DROP = 0.2  # or the validation accuracy is this far below its best
+LAYER_RISE = 3.0  # layers whose ratio rose this x since the best are named
+
+
+@dataclasses.dataclass(frozen=True)
+class EpochRecord:
+    """What `find_collapse` reads about one finished epoch.
+
+    `loss` is the epoch's mean training loss; `val_accuracy` the
+    validation accuracy or None; `grad_norm` the mean global gradient
+    norm; `ratio` the per-layer mean gradient-to-weight ratios and
+    `update` the per-layer update ratios (or None), in model order.
+    """
+
+    epoch: int
+    loss: float
+    val_accuracy: object
+    grad_norm: float
+    ratio: np.ndarray
+    update: object = None
+
+
+def _finite(v):
+    return v is not None and math.isfinite(v)
+
+
+def find_collapse(history, names, clipped=False):
+    """An `Alert` of kind "collapse" if the last epoch of `history` (a
+    list of `EpochRecord`, oldest first) shows a run that was learning
+    turned unstable, else None.
+
+    Fires when the training loss, after falling to at most `LEARNED` x
+    its first epoch's, is `COLLAPSE_RISE` x its best so far and has lost
+    `COLLAPSE_LOST` of the progress made (or `SOFT_RISE` x and
+    `SOFT_LOST` while the global gradient norm or the largest update
+    ratio is `GRAD_RISE` x its value at the best epoch); or when the
+    validation accuracy is more than `VAL_DROP` below its best. Names
+    the layers whose gradient-to-weight ratio rose `LAYER_RISE` x since
+    the best epoch (else the three that rose most).
+    """
+    if len(history) < 2:
+        return None
+    names = np.asarray(names, dtype=object)
+    now, before = history[-1], history[:-1]
+    losses = [r.loss for r in before if _finite(r.loss)]
+    first = before[0].loss
+    loss_fact = val_fact = None
+    best_rec = None
+    if losses and _finite(first):
+        best_rec = min(
+            (r for r in before if _finite(r.loss)), key=lambda r: r.loss
+        )
+        best = best_rec.loss
+        learned = best <= LEARNED * first and first > best
+        if learned:
+            cur = now.loss if _finite(now.loss) else math.inf
+            rise = cur / best if best > 0 else math.inf
+            lost = (cur - best) / (first - best)
+            grads = _rise(now.grad_norm, best_rec.grad_norm)
+            ups = _rise(_top(now.update), _top(best_rec.update))
+            strong = rise >= COLLAPSE_RISE and lost >= COLLAPSE_LOST
+            soft = (
+                rise >= SOFT_RISE
+                and lost >= SOFT_LOST
+                and max(grads, ups) >= GRAD_RISE
+            )
+            if strong or soft:
+                loss_fact = (cur, rise, best, best_rec.epoch, grads, ups)
+    vals = [
+        (r.val_accuracy, r.epoch) for r in before if _finite(r.val_accuracy)
+    ]
+    if vals and _finite(now.val_accuracy):
+        top, at = max(vals, key=lambda v: v[0])
+        if top - now.val_accuracy > VAL_DROP:
+            val_fact = (now.val_accuracy, top, at)
+    if loss_fact is None and val_fact is None:
+        return None
+    if best_rec is None:
+        best_rec = before[0]
+    ref = best_rec
+    if val_fact is not None and loss_fact is None:
+        ref = next(r for r in before if r.epoch == val_fact[2])
+    layers = _risen(now.ratio, ref.ratio)
+    parts = []
+    if loss_fact is not None:
+        cur, rise, best, at, _, _ = loss_fact
+        parts.append(
+            f"the training loss was {cur:.3g}, {rise:.3g} x its best "
+            f"({best:.3g}, epoch {at + 1})"
+        )
+    if val_fact is not None:
+        cur_val, top, at = val_fact
+        parts.append(
+            f"the validation accuracy was {cur_val:.3f}, "
+            f"{top - cur_val:.3f} below its best ({top:.3f}, epoch {at + 1})"
+        )
+    grads = _rise(now.grad_norm, ref.grad_norm)
+    ups = _rise(_top(now.update), _top(ref.update))
+    rises = []
+    if math.isfinite(grads):
+        rises.append(f"the gradient norm {grads:.3g} x")
+    if math.isfinite(ups):
+        rises.append(f"the largest update ratio {ups:.3g} x")
+    if rises:
+        whose = "its value" if len(rises) == 1 else "their values"
+        parts.append(" and ".join(rises) + f" {whose} at epoch {ref.epoch + 1}")
+    detail = f"At epoch {now.epoch + 1}, " + "; ".join(parts)
+    if loss_fact is not None:
+        measure, value, threshold = "loss_rise", loss_fact[1], COLLAPSE_RISE
+    else:
+        measure = "val_drop"
+        value, threshold = val_fact[1] - val_fact[0], VAL_DROP
+    advice = (
+        "a lower learning rate or a smaller clip_norm"
+        if clipped
+        else "clip_norm=1.0 in GradientHealthCallback or a lower learning rate"
+    )
+    return Alert(
+        "collapse",
+        measure,
+        tuple(names[layers]),
+        float(value),
+        float(threshold),
+        detail,
+        advice,
+    )
+
+
+def _top(update):
+    if update is None or not np.size(update):
+        return math.nan
+    return float(np.max(update))
+
+
+def _rise(now, then):
+    if not (_finite(now) and _finite(then)) or then <= 0:
+        return math.nan
+    return now / then
+
+
+def _risen(now, then):
+    """Indices, in model order, of the layers whose ratio rose
+    `LAYER_RISE` x from `then` to `now`, else of the three that rose
+    most."""
+    now = np.asarray(now, dtype=float)
+    then = np.asarray(then, dtype=float)
+    if now.shape != then.shape or not now.size:
+        return np.zeros(0, dtype=int)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rise = np.where(then > 0, now / then, np.where(now > 0, np.inf, 1.0))
+    rise = np.nan_to_num(rise, nan=0.0, posinf=np.finfo(float).max)
+    big = np.flatnonzero(rise >= LAYER_RISE)
+    if big.size:
+        return big
+    return np.sort(np.argsort(-rise, kind="stable")[:SHOWN_LAYERS])

@@ -97,9 +97,16 @@ class GradientHealthCallback(keras.callbacks.Callback):
 
     Warnings are judged at each epoch end from that epoch's steps, so a
     network broken at initialization is named after its first epoch,
-    however short. Each is one line on the `keras_initplus.gradients`
-    logger: the kind, the first three layers and "and N more", the
-    measured value and its threshold, and what to try. Every warning,
+    however short. One kind reads the run's history instead: a
+    "collapse" is named when a run that was learning turns unstable, its
+    training loss (from `logs`) far above its best so far after falling
+    to half its first epoch's, or its validation accuracy more than 0.2
+    below its best (see `alerts.find_collapse`), with the layers whose
+    gradient-to-weight ratio rose most. The history starts over at each
+    `fit`, as EarlyStopping's does. Each warning is one line on the
+    `keras_initplus.gradients` logger: the kind, the first three layers
+    and "and N more", the measured value and its threshold, and what to
+    try. Every warning,
     logged or rate-limited, is also kept in `callback.warnings` as a
     dict (`epoch`, `kind`, `measure`, `layers`, `value`, `threshold`,
     `message`, `logged`).
@@ -191,6 +198,8 @@ class GradientHealthCallback(keras.callbacks.Callback):
         self._last_warning = {}
         self._writer = None
         self._epochs_seen = 0
+        # One `alerts.EpochRecord` per epoch, for the collapse rule.
+        self._history = []
 
     # -- installing and restoring -------------------------------------
 
@@ -236,6 +245,8 @@ class GradientHealthCallback(keras.callbacks.Callback):
             guarded = self._guard(model.train_function)
             self._cached = (key, guarded)
             model.train_function = guarded
+        # Each `fit` is judged on its own, as Keras's EarlyStopping does.
+        self._history = []
         self.health.reset_epoch()
 
     def _stand_aside(self, model):
@@ -407,6 +418,16 @@ class GradientHealthCallback(keras.callbacks.Callback):
                     "nonfinite_steps": int(rows["nonfinite_steps"][j]),
                 }
             )
+        self._history.append(
+            alerts_lib.EpochRecord(
+                epoch=epoch,
+                loss=_number(logs, "loss"),
+                val_accuracy=_val_accuracy(logs),
+                grad_norm=summary["grad_norm"],
+                ratio=rows["ratio_sum"] / div,
+                update=update,
+            )
+        )
         self._warn(epoch, s, rows, update)
         if self.log_dir is not None:
             self._write(epoch, summary)
@@ -419,6 +440,13 @@ class GradientHealthCallback(keras.callbacks.Callback):
         found = alerts_lib.find_alerts(
             s, rows, self.health.layer_names, self.health, update
         )
+        collapse = alerts_lib.find_collapse(
+            self._history,
+            self.health.layer_names,
+            clipped=self.health.clip_norm is not None,
+        )
+        if collapse is not None:
+            found.append(collapse)
         for alert in found:
             if alert.kind == "nonfinite":
                 self.nonfinite_layers = list(alert.layers)
@@ -456,6 +484,29 @@ class GradientHealthCallback(keras.callbacks.Callback):
         `pandas.DataFrame(callback.table_dict())`."""
         keys = list(self.table[0]) if self.table else []
         return {k: [row[k] for row in self.table] for k in keys}
+
+
+def _number(logs, key):
+    try:
+        return float((logs or {})[key])
+    except (KeyError, TypeError, ValueError):
+        return math.nan
+
+
+def _val_accuracy(logs):
+    """The validation accuracy in `logs` (`val_accuracy`, `val_acc`, or
+    the first `val_*accuracy` key, such as
+    `val_sparse_categorical_accuracy`), or None without one."""
+    logs = logs or {}
+    keys = [k for k in ("val_accuracy", "val_acc") if k in logs]
+    keys += sorted(
+        k for k in logs if k.startswith("val_") and k.endswith("accuracy")
+    )
+    for key in keys:
+        value = _number(logs, key)
+        if math.isfinite(value):
+            return value
+    return None
 
 
 def _scalar(tag, value):

@@ -130,15 +130,40 @@ def test_demo_runs_end_to_end_in_test_mode(tmp_path):
     assert any(
         "vanishing" in f for f in results["classic"]["small_normal"]["flags"]
     )
-    assert len(results["training"]) == 8
+    # At depth 4, initializer_for("relu", depth=4) is HeNormal, and so
+    # is initializer_for("relu"): those rows draw the same kernels as
+    # Keras's HeNormal and are trained once.
+    assert list(results["training"]) == [
+        "keras_glorot_uniform",
+        "keras_he_normal",
+        "he_avg_fan_normal",
+        "orthogonal_gain",
+        "lsuv",
+        "keras_he_normal+clip",
+    ]
+    assert results["merged"] == {
+        "initializer_for": "keras_he_normal",
+        "initializer_for_depth": "keras_he_normal",
+        "initializer_for_depth+clip": "keras_he_normal+clip",
+    }
     for run in results["training"].values():
         assert len(run["val_accuracy"]) == 2
+        assert run["best_accuracy"] == max(run["val_accuracy"])
+    assert results["training"]["keras_he_normal+clip"]["clip_norm"] == 1.0
+    assert "initializer_for draws the same kernels as keras_he_normal" in (
+        proc.stdout
+    )
+    assert results["conclusion"] in proc.stdout
+    assert (
+        "initializer_for('relu', depth=4) with clip_norm=1.0"
+        in (results["conclusion"])
+    )
     assert list(results["deep"]) == ["keras_default", "initializer_for_depth"]
     for run in results["deep"].values():
         assert len(run["val_accuracy"]) == 1
     assert (out / "deep_curves.png").stat().st_size > 0
     assert "== 3. A 8-layer plain relu MLP" in proc.stdout
-    assert "epochs to target" in proc.stdout
+    assert "to 0.9   best  final  warnings" in proc.stdout
     assert "0.01 N(0,1)" in proc.stdout
 
 
