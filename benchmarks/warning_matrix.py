@@ -23,7 +23,9 @@ initializers, MLPs and CNNs, SGD and Adam, with and without clipping,
 each fit for 10 full epochs on digits, and five long runs (25 to 40
 epochs) whose loss wobbles once it is small. Any warning at all is a
 false alarm. Their validation accuracy (final, best and largest fall
-below the best) is printed too, to show they are healthy.
+below the best) is printed too, to show they are healthy, and the
+largest rise of the training loss over its best so far ("loss rise"),
+to show how much it wobbled.
 
     python benchmarks/warning_matrix.py [--out benchmark_out]
 
@@ -777,6 +779,10 @@ def run(case, data, seed=0):
         fall = max(fall, best - v)
         if fell_at is None and best - v > COLLAPSE_DROP:
             fell_at = i
+    # How far the training loss rose above its best so far: a wobble.
+    loss = [float(v) for v in h.history["loss"]]
+    rises = [v / min(loss[:i]) for i, v in enumerate(loss) if i]
+    result["largest_loss_rise"] = max(rises, default=1.0)
     result["best_val_accuracy"] = best
     result["largest_fall"] = fall
     result["fell_at"] = fell_at
@@ -828,8 +834,8 @@ def table(results):
     lines = [
         "| run | network | optimizer | clip | epochs | expected | warned "
         "(epoch 1 for broken runs) | train / val acc (best, largest fall) "
-        "| right |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| loss rise | right |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         warned = "; ".join(_summary(r["warnings"])) or "none"
@@ -844,6 +850,7 @@ def table(results):
             f"{r['clip_norm'] or '-'} | {r['epochs']} | {r['expected']} | "
             f"{warned} | {r['accuracy']:.2f} / {r['val_accuracy']:.2f} "
             f"({r['best_val_accuracy']:.2f}, {r['largest_fall']:.2f}) | "
+            f"{r['largest_loss_rise']:.3g} x | "
             f"{'yes' if r['ok'] else '**no**'} |"
         )
     return "\n".join(lines)
