@@ -7,6 +7,7 @@ from keras_initplus.diagnostics.backward import kernel_gradients
 from keras_initplus.diagnostics.capture import recording
 from keras_initplus.diagnostics.report import DiagnosisReport
 from keras_initplus.diagnostics.stats import forward_stats
+from keras_initplus.validation import check_batch, model_inputs
 
 PROXY_SEED = 1234
 
@@ -31,22 +32,6 @@ def _norm(tensor):
     return float(np.linalg.norm(array.astype(np.float64)))
 
 
-def _check_x(x):
-    arrays = keras.tree.flatten(x)
-    for a in arrays:
-        a = np.asarray(a)
-        if a.size == 0 or a.shape[0] == 0:
-            raise ValueError(
-                "Argument `x` must be a non-empty batch. "
-                f"Received: x with shape {a.shape}"
-            )
-        if a.dtype.kind == "f" and not np.isfinite(a).all():
-            raise ValueError(
-                "Argument `x` must be finite. Received: x with "
-                f"{int(np.sum(~np.isfinite(a)))} NaN/Inf values"
-            )
-
-
 def diagnose(model, x, y=None, *, backward=True):
     """Measures, for one batch, how signals travel through `model`.
 
@@ -68,7 +53,11 @@ def diagnose(model, x, y=None, *, backward=True):
 
     Args:
         model: A Keras model; it is built by calling it on `x` if needed.
-        x: A batch of inputs (a few hundred samples is plenty).
+        x: A batch of inputs (a few hundred samples is plenty): an
+            array or a nested list/tuple of numbers (read as `np.asarray`
+            would, in the dtype of the model's input, float32 where that
+            is unknown), or a list/dict of those for a multi-input model.
+            Must be finite and non-empty.
         y: Optional targets; needs a compiled model.
         backward: Whether to measure gradients (TensorFlow, JAX and
             PyTorch backends).
@@ -83,7 +72,7 @@ def diagnose(model, x, y=None, *, backward=True):
     >>> print(report)
     >>> report.plot("init.png")
     """
-    _check_x(x)
+    x = check_batch(x, model_inputs(model))
     if y is not None and getattr(model, "loss", None) is None:
         raise ValueError(
             "Argument `y` needs a compiled loss, but the model has none. "

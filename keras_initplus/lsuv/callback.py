@@ -4,7 +4,7 @@ import keras
 
 from keras_initplus.lsuv import checks
 from keras_initplus.lsuv.run import lsuv_init
-from keras_initplus.validation import check_float, check_int
+from keras_initplus.validation import check_bool, check_float, check_int
 
 
 class LSUVCallback(keras.callbacks.Callback):
@@ -23,6 +23,8 @@ class LSUVCallback(keras.callbacks.Callback):
         tol: Positive float, the tolerance.
         max_iter: Positive int, the most rescalings per layer.
         layers: None, `"all"` or a list of layer names, as for
+            `lsuv_init`.
+        include_frozen: Whether to scale frozen layers too, as for
             `lsuv_init`.
         verbose: `"auto"`, 0, 1 or 2, as for `lsuv_init`.
 
@@ -43,16 +45,21 @@ class LSUVCallback(keras.callbacks.Callback):
         tol=0.1,
         max_iter=10,
         layers=None,
+        include_frozen=False,
         verbose="auto",
     ):
         super().__init__()
         # Checked now, so that a typo fails at construction rather than
         # after `fit` has started.
         self.x = checks.check_x(x)
+        # A nested list is converted again once the model is known, in
+        # the dtype of its input; here, without it, it becomes float32.
+        self._x_given = x
         self.target = check_float(target, "target")
         self.tol = check_float(tol, "tol")
         self.max_iter = check_int(max_iter, "max_iter", 1)
         self.layers = checks.check_layers(layers)
+        self.include_frozen = check_bool(include_frozen, "include_frozen")
         checks.check_verbose(verbose)
         self.verbose = verbose
         self.report = None
@@ -62,10 +69,11 @@ class LSUVCallback(keras.callbacks.Callback):
             return
         self.report = lsuv_init(
             self.model,
-            self.x,
+            self._x_given,
             target=self.target,
             tol=self.tol,
             max_iter=self.max_iter,
             layers=self.layers,
+            include_frozen=self.include_frozen,
             verbose=self.verbose,
         )

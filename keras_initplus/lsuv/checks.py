@@ -5,8 +5,9 @@ allowed.
 """
 
 import keras
-import numpy as np
 from keras import tree
+
+from keras_initplus.validation import check_batch
 
 VERBOSE = ("auto", 0, 1, 2)
 
@@ -57,56 +58,14 @@ def _describe(value):
     return f"array of shape {tuple(shape)} and dtype {dtype}"
 
 
-def _to_numpy(leaf):
-    if isinstance(leaf, np.ndarray):
-        return leaf
-    try:
-        return np.asarray(keras.ops.convert_to_numpy(leaf))
-    except Exception:
-        return np.asarray(leaf)
-
-
-def check_x(x):
+def check_x(x, inputs=None):
     """Returns `x` with its leaves as numpy arrays, or raises.
 
-    Refuses non-numeric dtypes, empty batches and non-finite values.
+    A nested list is read as `np.asarray` would, in the dtype of the
+    model input (`inputs`) it feeds. Refuses non-numeric dtypes, ragged
+    lists, empty batches and non-finite values.
     """
-    if x is None:
-        raise ValueError(
-            "Argument `x` must be a batch of model inputs (an array, or a "
-            "list/dict of arrays for a multi-input model). Received: x=None"
-        )
-    if hasattr(x, "element_spec") or hasattr(x, "__next__"):
-        raise TypeError(
-            "Argument `x` must be one batch of inputs, not a dataset or an "
-            "iterator; pass e.g. `next(iter(dataset))[0]`. "
-            f"Received: x={x!r}"
-        )
-    try:
-        leaves = tree.map_structure(_to_numpy, x)
-    except Exception as e:
-        raise TypeError(
-            "Argument `x` must be an array, or a list/dict of arrays. "
-            f"Received: x of type {type(x).__name__}: {e}"
-        ) from e
-    for leaf in tree.flatten(leaves):
-        desc = _describe(leaf)
-        if leaf.dtype.kind not in "iuf":
-            raise ValueError(
-                f"Argument `x` must hold integers or floats. Received: x={desc}"
-            )
-        if leaf.ndim == 0 or leaf.shape[0] == 0 or leaf.size == 0:
-            raise ValueError(
-                "Argument `x` must be a non-empty batch (a leading batch "
-                f"axis of size >= 1 and no empty axes). Received: x={desc}"
-            )
-        if leaf.dtype.kind == "f" and not np.all(np.isfinite(leaf)):
-            bad = int(np.size(leaf) - np.count_nonzero(np.isfinite(leaf)))
-            raise ValueError(
-                "Argument `x` must contain only finite values (no NaN or "
-                f"Inf). Received: x={desc} with {bad} non-finite values"
-            )
-    return leaves
+    return check_batch(x, inputs)
 
 
 def check_x_fits(x, inputs):

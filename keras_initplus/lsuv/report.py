@@ -50,6 +50,8 @@ class LSUVReport:
         layers: The list of `LayerResult`.
         target: The target variance.
         tol: The tolerance.
+        notes: Remarks on the pass as a whole, printed below the table,
+            e.g. that no layer was selected.
     """
 
     _COLUMNS = (
@@ -63,10 +65,11 @@ class LSUVReport:
         "note",
     )
 
-    def __init__(self, layers, target, tol):
+    def __init__(self, layers, target, tol, notes=()):
         self.layers = list(layers)
         self.target = target
         self.tol = tol
+        self.notes = list(notes)
 
     def __len__(self):
         return len(self.layers)
@@ -123,6 +126,7 @@ class LSUVReport:
             f"variance {self.target:g} +/- {self.tol:g}; "
             f"{len(self.layers) - len(scaled)} skipped."
         )
+        lines += self.notes
         return "\n".join(lines)
 
     def __repr__(self):

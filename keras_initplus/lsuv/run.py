@@ -10,7 +10,12 @@ from keras_initplus.lsuv import checks, targets
 from keras_initplus.lsuv.capture import CallInterceptor
 from keras_initplus.lsuv.graph import graph_of, run_graph
 from keras_initplus.lsuv.report import LayerResult, LSUVReport
-from keras_initplus.validation import check_float, check_int
+from keras_initplus.validation import (
+    check_bool,
+    check_float,
+    check_int,
+    model_inputs,
+)
 
 
 def _first_shape(x):
@@ -91,6 +96,7 @@ def lsuv_init(
     tol=0.1,
     max_iter=10,
     layers=None,
+    include_frozen=False,
     verbose="auto",
 ):
     """Layer-sequential unit-variance initialization (LSUV), step 2.
@@ -125,7 +131,9 @@ def lsuv_init(
     training the BatchNormalization renormalizes that scale, so LSUV
     matters little there. A layer whose pre-activation variance is zero
     or not finite is skipped with a warning naming it, its weights
-    untouched.
+    untouched. Frozen layers (`trainable=False`, on the layer or on any
+    layer or model that contains it) are left alone and listed in the
+    report as skipped, unless `include_frozen=True`.
 
     The model runs with `training=False`, so Dropout and
     BatchNormalization are in inference mode and no moving statistic is
@@ -137,8 +145,11 @@ def lsuv_init(
         model: A `keras.Model`: Sequential, Functional (branches,
             residual additions, nested models) or subclassed. If it is
             not built yet, it is built from `x`.
-        x: One batch of inputs: an array, or a list/dict of arrays for a
-            multi-input model. Must be finite and non-empty.
+        x: One batch of inputs: an array or a nested list/tuple of
+            numbers (read as `np.asarray` would, in the dtype of the
+            model's input, float32 where that is unknown), or a
+            list/dict of those for a multi-input model. Must be finite
+            and non-empty.
         target: Positive float, the target variance.
         tol: Positive float, the tolerance on the variance.
         max_iter: Positive int, the most rescalings per layer.
@@ -146,7 +157,10 @@ def lsuv_init(
             (or depthwise/pointwise/embeddings initializer) is
             `keras_initplus.LSUV`; `"all"` for every layer with a kernel;
             or a list of layer names or layer instances, nested layers
-            included.
+            included. If None selects nothing, a `UserWarning` and the
+            report say so and point to `"all"`.
+        include_frozen: Whether to scale frozen layers too; by default
+            they keep their weights, as fine-tuning expects.
         verbose: `"auto"` or 1 for a Keras progress bar over the layers,
             2 for one line per layer, 0 for silence. Like Keras's, the
             output goes to `logging` when interactive logging is off
@@ -176,13 +190,14 @@ def lsuv_init(
     max_iter = check_int(max_iter, "max_iter", 1)
     verbose = checks.check_verbose(verbose)
     layers = checks.check_layers(layers)
-    x = checks.check_x(x)
+    include_frozen = check_bool(include_frozen, "include_frozen")
+    x = checks.check_x(x, model_inputs(model))
 
     _build(model, x)
     graph = graph_of(model)
     if graph is not None:
         checks.check_x_fits(x, graph.inputs)
-    chosen, skipped = targets.select(model, layers)
+    chosen, skipped, notes = targets.select(model, layers, include_frozen)
 
     variables = [rule.variable for _, rule in chosen]
     snapshot = [ops.convert_to_numpy(v).copy() for v in variables]
@@ -223,7 +238,9 @@ def lsuv_init(
         for layer, rule in chosen
         if id(layer) not in done
     ]
-    return LSUVReport(interceptor.results + skipped + missed, target, tol)
+    return LSUVReport(
+        interceptor.results + skipped + missed, target, tol, notes
+    )
 
 
 def _is_tf_error(e):

@@ -58,16 +58,63 @@ def _named(model, all_layers, layers):
     return unique
 
 
-def select(model, layers):
-    """Returns `(targets, skipped)`.
+def frozen_layers(model):
+    """The ids of the layers that training leaves alone: those with
+    `trainable=False` and everything inside them, the model included.
+
+    Keras copies `trainable=False` down to the sublayers when it is set,
+    but a sublayer set back to True afterwards is still not trained, as
+    its parent reports no trainable weights; hence the walk.
+    """
+    frozen = set()
+    seen = set()
+
+    def visit(layer, inherited):
+        for sub in layer._flatten_layers(include_self=False, recursive=False):
+            is_frozen = inherited or not sub.trainable
+            if is_frozen:
+                if id(sub) in frozen:
+                    continue
+                frozen.add(id(sub))
+            elif id(sub) in seen:
+                continue
+            # A layer shared by a frozen and a trainable parent counts
+            # as frozen: it is revisited from the frozen one.
+            seen.add(id(sub))
+            visit(sub, is_frozen)
+
+    visit(model, not model.trainable)
+    return frozen
+
+
+def _no_layer_selected(model, supported):
+    message = (
+        f"lsuv_init selected no layer of model '{model.name}': with the "
+        "default `layers=None` it scales only the layers whose kernel "
+        "initializer is `keras_initplus.LSUV`, and this model has none. "
+        'Pass `layers="all"` to scale every supported layer '
+        f"({supported} in this model), or a list of layer names."
+    )
+    warnings.warn(message, UserWarning, stacklevel=4)
+    return message
+
+
+def select(model, layers, include_frozen=False):
+    """Returns `(targets, skipped, notes)`.
 
     `targets` is a list of `(layer, rule)`; `skipped` a list of
     `LayerResult` for the chosen layers LSUV does not support, which are
-    also announced in one warning.
+    also announced in one warning, and for the frozen ones unless
+    `include_frozen`; `notes` what the report should add below its table.
     """
     all_layers = sublayers(model)
+    frozen = set() if include_frozen else frozen_layers(model)
+    notes = []
     if layers is None:
         chosen = [layer for layer in all_layers if is_marked(layer)]
+        if not chosen:
+            supported = sum(rule_for(layer) is not None for layer in all_layers)
+            notes.append(_no_layer_selected(model, supported))
     elif layers == "all":
         chosen = [
             layer
@@ -76,13 +123,30 @@ def select(model, layers):
         ]
     else:
         chosen = _named(model, all_layers, layers)
-    targets, skipped = [], []
+    targets, unsupported, frozen_rows = [], [], []
     for layer in chosen:
         rule = rule_for(layer)
-        if rule is not None:
+        if (
+            rule is not None
+            and not include_frozen
+            and (id(layer) in frozen or not rule.variable.trainable)
+        ):
+            # Transfer learning freezes what was learned elsewhere;
+            # rescaling it would change the features it was frozen for.
+            frozen_rows.append(
+                LayerResult(
+                    name=layer.name,
+                    class_name=type(layer).__name__,
+                    variable=rule.variable_name,
+                    status="skipped",
+                    note="frozen (trainable=False); include_frozen=True "
+                    "scales it",
+                )
+            )
+        elif rule is not None:
             targets.append((layer, rule))
         else:
-            skipped.append(
+            unsupported.append(
                 LayerResult(
                     name=layer.name,
                     class_name=type(layer).__name__,
@@ -90,16 +154,27 @@ def select(model, layers):
                     note="layer type not supported by LSUV",
                 )
             )
-    if skipped:
-        listed = ", ".join(f"'{r.name}' ({r.class_name})" for r in skipped)
+    if unsupported:
+        listed = ", ".join(f"'{r.name}' ({r.class_name})" for r in unsupported)
         warnings.warn(
-            f"LSUV skips {len(skipped)} layer(s) of a type it does not "
+            f"LSUV skips {len(unsupported)} layer(s) of a type it does not "
             f"support, leaving their weights as they are: {listed}. "
             f"Supported layers: {SUPPORTED}.",
             RuntimeWarning,
             stacklevel=3,
         )
-    return targets, skipped
+    if frozen_rows and isinstance(layers, list):
+        # Named one by one, they were meant; under None or "all" leaving
+        # frozen layers alone is the expected default and the report says
+        # it.
+        warnings.warn(
+            f"lsuv_init leaves {len(frozen_rows)} frozen layer(s) of "
+            f"`layers` as they are: {[r.name for r in frozen_rows]}. Pass "
+            "`include_frozen=True` to scale them anyway.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return targets, unsupported + frozen_rows, notes
 
 
 def batch_norms(model):

@@ -117,7 +117,7 @@ def test_compiled_loss_is_used_with_y():
 
 def test_bad_inputs():
     model = _classic("glorot_uniform")
-    with pytest.raises(ValueError, match="`x` must be finite.*1 NaN"):
+    with pytest.raises(ValueError, match="`x` must contain only finite.*1 NaN"):
         bad = X.copy()
         bad[0, 0] = np.nan
         keras_initplus.diagnose(model, bad)
@@ -146,3 +146,54 @@ def test_plot_without_matplotlib_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"keras-initplus\[plots\]"):
         report.plot(str(tmp_path / "x.png"))
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [lambda x: x.tolist(), lambda x: tuple(map(tuple, x.tolist()))],
+    ids=["list", "tuple"],
+)
+def test_nested_list_is_diagnosed_as_its_array(convert):
+    model = _classic(keras.initializers.GlorotUniform(seed=3))
+    x = X[:64]
+    expected = keras_initplus.diagnose(model, x)
+    report = keras_initplus.diagnose(model, convert(x))
+    for a, b in zip(report.layers, expected.layers):
+        for key in ("pre_std", "post_std", "grad_norm"):
+            assert a[key] == pytest.approx(b[key], rel=1e-5), key
+    assert report.flags == expected.flags
+
+
+@pytest.mark.parametrize(
+    "x, error, match",
+    [
+        (
+            [[1.0] * 100, [1.0] * 99],
+            ValueError,
+            r"`x`.*same length.*list of length 2 that is ragged",
+        ),
+        (
+            [["a"] * 100] * 4,
+            ValueError,
+            r"Argument `x` must hold integers or floats. "
+            r"Received: x=list of shape \(4, 100\) and dtype <U1",
+        ),
+        ([], ValueError, r"`x` must be a non-empty batch.*list of shape \(0,"),
+        ([[np.inf] * 100], ValueError, r"`x` must contain only finite"),
+        (None, ValueError, r"`x`.*Received: x=None"),
+    ],
+    ids=["ragged", "strings", "empty", "inf", "none"],
+)
+def test_bad_x_is_refused_naming_it(x, error, match):
+    model = _classic(keras.initializers.GlorotUniform(seed=3))
+    with pytest.raises(error, match=match):
+        keras_initplus.diagnose(model, x)
+
+
+def test_integer_list_for_an_integer_input():
+    inputs = keras.Input((5,), dtype="int32")
+    h = keras.layers.Embedding(10, 4)(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="relu")(h))
+    x = (np.arange(20).reshape(4, 5) % 10).tolist()
+    report = keras_initplus.diagnose(model, x)
+    assert [row["layer"] for row in report.layers][-1] == model.layers[-1].name
