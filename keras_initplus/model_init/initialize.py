@@ -360,7 +360,13 @@ def initialize_model(model, x=None, *, include_frozen=False, seed=None):
         if x is not None and planner.plain_layers:
             from keras_initplus.lsuv import lsuv_init
 
-            lsuv = lsuv_init(model, x, layers=planner.plain_layers, verbose=0)
+            lsuv = lsuv_init(
+                model,
+                x,
+                layers=planner.plain_layers,
+                include_frozen=include_frozen,
+                verbose=0,
+            )
     except BaseException:
         for var, value in before:
             var.assign(value)

@@ -236,3 +236,17 @@ def test_an_int_seed_gives_the_same_kernels_every_time():
 
     for a, b in zip(weights(), weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_include_frozen_reaches_the_data_driven_pass():
+    model = keras.Sequential(
+        [keras.Input((16,))]
+        + [L.Dense(32, "tanh", name=f"d{i}") for i in range(3)]
+    )
+    model.get_layer("d1").trainable = False
+    x = np.random.default_rng(3).standard_normal((256, 16)).astype("float32")
+    report = initialize_model(model, x, include_frozen=True, seed=0)
+    assert report["d1"].role == "plain"
+    h = np.tanh(x @ _numpy(model.get_layer("d0").kernel))
+    pre = h @ _numpy(model.get_layer("d1").kernel)
+    assert abs(np.var(pre) - 1.0) < 0.1
