@@ -132,11 +132,6 @@ OURS = {
         1.0,
         "fan_out",
     ),
-    "initializer_for relu": (
-        lambda: keras_initplus.initializer_for("relu"),
-        2.0,
-        "fan_in",
-    ),
 }
 
 

@@ -95,7 +95,7 @@ def test_deep_residual_mlp_trains_at_adam_default():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((512, 16)).astype("float32")
     y = (x[:, :4] @ rng.standard_normal((4, 4))).argmax(1)
-    model = _residual_mlp(100)
+    model = _residual_mlp(50)
     initialize_model(model, seed=2)
     model.compile(
         keras.optimizers.Adam(1e-3),
