@@ -5,6 +5,11 @@ import numpy as np
 
 from keras_initplus.diagnostics.backward import kernel_gradients
 from keras_initplus.diagnostics.capture import recording
+from keras_initplus.diagnostics.paths import (
+    layer_path,
+    layer_paths,
+    unique_paths,
+)
 from keras_initplus.diagnostics.report import DiagnosisReport
 from keras_initplus.diagnostics.stats import forward_stats
 from keras_initplus.validation import check_batch, model_inputs
@@ -98,9 +103,13 @@ def diagnose(model, x, y=None, *, backward=True):
         )
         grads = dict(zip(kernels, values))
     rng = np.random.default_rng(0)
+    paths = layer_paths(model)
     rows, samples = [], []
+    outputs = []  # (id(post), layer) of every call, to see what feeds what
     for layer, pre, post, activation in records:
         has_kernel = id(layer) in kernels
+        source = _source(pre, outputs) if pre is not None else None
+        outputs.append((post, layer))
         if pre is None and not has_kernel:
             continue
         stats = forward_stats(
@@ -115,5 +124,40 @@ def diagnose(model, x, y=None, *, backward=True):
             stats["grad_ratio"] = gnorm / wnorm if wnorm > 0 else None
         else:
             stats["grad_norm"] = stats["grad_ratio"] = None
-        rows.append({"layer": layer.name, **stats})
-    return DiagnosisReport(rows, loss_name, samples)
+        kernel = kernels.get(id(layer))
+        rows.append(
+            {
+                "path": paths.get(id(layer)) or layer_path(layer),
+                "layer": layer.name,
+                "class_name": type(layer).__name__,
+                "initializer": _initializer_name(layer) if has_kernel else None,
+                "kernel_shape": None if kernel is None else tuple(kernel.shape),
+                "after_batchnorm": isinstance(
+                    source, keras.layers.BatchNormalization
+                ),
+                **stats,
+            }
+        )
+    for row, path in zip(rows, unique_paths([r["path"] for r in rows])):
+        row["path"] = path
+    residual = any(
+        isinstance(layer, (keras.layers.Add, keras.layers.Average))
+        for layer, *_ in records
+    )
+    return DiagnosisReport(rows, loss_name, samples, residual=residual)
+
+
+def _source(tensor, outputs):
+    """The layer whose recorded output is `tensor`, or None."""
+    for post, layer in reversed(outputs):
+        if post is tensor:
+            return layer
+    return None
+
+
+def _initializer_name(layer):
+    for attr in ("kernel_initializer", "depthwise_initializer"):
+        init = getattr(layer, attr, None)
+        if init is not None:
+            return type(init).__name__
+    return None

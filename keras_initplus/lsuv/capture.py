@@ -16,6 +16,7 @@ nested and subclassed models alike).
 import keras
 from keras import tree
 
+from keras_initplus.diagnostics.paths import layer_path
 from keras_initplus.lsuv.report import LayerResult
 from keras_initplus.lsuv.scaling import scale_layer
 
@@ -105,6 +106,7 @@ class CallInterceptor:
                 self.done.add(id(layer))
                 result = LayerResult(
                     name=layer.name,
+                    path=layer_path(layer),
                     class_name=type(layer).__name__,
                     variable=rule.variable_name,
                 )

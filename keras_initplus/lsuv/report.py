@@ -3,13 +3,15 @@
 import dataclasses
 import math
 
+from keras_initplus.diagnostics.paths import find_row
+
 
 @dataclasses.dataclass
 class LayerResult:
     """What LSUV did to one layer.
 
     Attributes:
-        name: The layer's name.
+        name: The layer's short name, e.g. `"query"`; it can repeat.
         class_name: The layer's class, e.g. `"Dense"`.
         variable: The scaled variable, e.g. `"kernel"`, or None.
         var_before: Pre-activation variance on the batch before scaling.
@@ -19,6 +21,10 @@ class LayerResult:
         status: `"scaled"` or `"skipped"`.
         note: Why a layer was skipped, or a remark such as the
             BatchNormalization that follows it.
+        path: The layer's Keras path, unique in the model, e.g.
+            `"transformer_layer_0/self_attention_layer/query"`, as
+            `GradientHealthCallback` and `diagnose` name it; the short
+            name when not given.
     """
 
     name: str
@@ -30,6 +36,11 @@ class LayerResult:
     converged: bool = False
     status: str = "scaled"
     note: str = ""
+    path: str = ""
+
+    def __post_init__(self):
+        if not self.path:
+            self.path = self.name
 
 
 def _fmt(value):
@@ -43,8 +54,10 @@ class LSUVReport:
 
     Rows are in the order the layers were processed (the forward pass's
     call order), then the targets the forward pass never called.
-    `str(report)` is a table; `report["dense_3"]` is the row of a layer;
-    iterating gives the rows.
+    `str(report)` is a table; `report["block_1/dense_3"]` is the row of
+    the layer with that path, and `report["dense_3"]` that of the only
+    layer with that short name (a KeyError lists the paths when several
+    share it); iterating gives the rows.
 
     Attributes:
         layers: The list of `LayerResult`.
@@ -55,6 +68,7 @@ class LSUVReport:
     """
 
     _COLUMNS = (
+        "path",
         "layer",
         "type",
         "scaled",
@@ -79,12 +93,12 @@ class LSUVReport:
 
     def __getitem__(self, key):
         if isinstance(key, str):
-            for row in self.layers:
-                if row.name == key:
-                    return row
-            raise KeyError(
-                f"No layer named {key!r} in the LSUV report. Layers: "
-                f"{[row.name for row in self.layers]}"
+            return find_row(
+                self.layers,
+                key,
+                lambda r: r.path,
+                lambda r: r.name,
+                "LSUV report",
             )
         return self.layers[key]
 
@@ -99,6 +113,7 @@ class LSUVReport:
 
     def _cells(self, row):
         return (
+            row.path,
             row.name,
             row.class_name,
             row.variable or "-",

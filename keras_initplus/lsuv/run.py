@@ -6,6 +6,7 @@ import logging
 import keras
 from keras import ops, tree
 
+from keras_initplus.diagnostics.paths import layer_path
 from keras_initplus.lsuv import checks, targets
 from keras_initplus.lsuv.capture import CallInterceptor
 from keras_initplus.lsuv.graph import graph_of, run_graph
@@ -230,6 +231,7 @@ def lsuv_init(
     missed = [
         LayerResult(
             name=layer.name,
+            path=layer_path(layer),
             class_name=type(layer).__name__,
             variable=rule.variable_name,
             status="skipped",

@@ -4,6 +4,7 @@ import warnings
 
 import keras
 
+from keras_initplus.diagnostics.paths import layer_path
 from keras_initplus.lsuv.report import LayerResult
 from keras_initplus.lsuv.rules import SUPPORTED, has_kernel, is_marked, rule_for
 
@@ -136,6 +137,7 @@ def select(model, layers, include_frozen=False):
             frozen_rows.append(
                 LayerResult(
                     name=layer.name,
+                    path=layer_path(layer),
                     class_name=type(layer).__name__,
                     variable=rule.variable_name,
                     status="skipped",
@@ -149,6 +151,7 @@ def select(model, layers, include_frozen=False):
             unsupported.append(
                 LayerResult(
                     name=layer.name,
+                    path=layer_path(layer),
                     class_name=type(layer).__name__,
                     status="skipped",
                     note="layer type not supported by LSUV",

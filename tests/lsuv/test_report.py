@@ -34,6 +34,7 @@ def test_table_lists_every_layer():
     text = str(report)
     lines = text.splitlines()
     assert lines[0].split() == [
+        "path",
         "layer",
         "type",
         "scaled",
@@ -46,13 +47,20 @@ def test_table_lists_every_layer():
         "note",
     ]
     for i, row in enumerate(report):
-        assert lines[i + 2].split()[:3] == [f"d{i}", "Dense", "kernel"]
+        assert lines[i + 2].split()[:4] == [
+            row.path,
+            f"d{i}",
+            "Dense",
+            "kernel",
+        ]
+        assert row.path.endswith(f"/d{i}")
         assert f"{row.var_before:.4g}" in lines[i + 2]
     assert lines[-1] == (
         "LSUV: 3/3 scaled layers converged to variance 1 +/- 0.1; 0 skipped."
     )
     assert report["d1"] is report[1]
-    with pytest.raises(KeyError, match="'nope'.*'d0'"):
+    assert report[report[1].path] is report[1]
+    with pytest.raises(KeyError, match="'nope'.*/d0'"):
         report["nope"]
     assert report.as_dicts()[0]["name"] == "d0"
 
@@ -64,6 +72,7 @@ def test_skipped_rows_print_as_skipped():
     ]
     text = str(LSUVReport(rows, 1.0, 0.1))
     assert text.splitlines()[3].split() == [
+        "b",
         "b",
         "Foo",
         "-",
