@@ -497,7 +497,10 @@ def collapse_cases():
 
 def long_healthy_cases():
     """Long runs that train, whose loss wobbles once it is small. The
-    first is the demo's row, fit as the demo fits it (shuffled)."""
+    first is the demo's funnel under initializer_for("relu", depth=20),
+    fit shuffled as the demo fits it, but with every layer's kernel in
+    the "hidden" form (the demo's first layer takes the "first" form),
+    so its curve is not the demo's row."""
     return [
         Case(
             "long: demo funnel, initializer_for(depth)",
