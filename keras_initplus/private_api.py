@@ -65,7 +65,7 @@ PRIVATE_API = (
     PrivateAttribute(
         "keras.layers.Layer",
         "_flatten_layers",
-        "diagnostics/capture.py, lsuv/targets.py",
+        "diagnostics/capture.py, diagnostics/paths.py, lsuv/targets.py",
         "the walk over sublayers of subclassed and nested models",
     ),
     PrivateAttribute(

@@ -430,7 +430,12 @@ class GradientHealth:
         layer_finite = ops.isfinite(layer_norm)
         usable = ops.logical_and(layer_finite, finite)
         ln = ops.where(usable, layer_norm, 0.0)
-        rt = ops.where(usable, ratio, 0.0)
+        # A layer whose weights are all zero (a residual branch's last
+        # kernel under initialize_model's Fixup rule) has no scale to
+        # measure its gradient against: its ratio counts as neither
+        # vanishing nor exploding on such a step.
+        scaled = ops.logical_and(usable, w_norm > 0.0)
+        rt = ops.where(scaled, ratio, 0.0)
         # The fraction of the gradient that clipping lets through, so
         # that `update_sum` is the ratio of what is applied.
         if self.clip_mode == "layer":
@@ -439,7 +444,7 @@ class GradientHealth:
             kept = ops.minimum(1.0, thr / ops.maximum(safe_norm, 1e-30))
         best = ops.max(ops.where(has, rt, 0.0))
         low = ops.logical_and(
-            ops.logical_and(usable, has), rt < self.vanishing_threshold * best
+            ops.logical_and(scaled, has), rt < self.vanishing_threshold * best
         )
         layer_ema = L[_L["ema"]]
         layer_spike = ops.logical_and(

@@ -64,7 +64,7 @@ def test_plain_stack_gets_the_depth_recipe():
 def test_residual_branches_start_at_zero_with_fixup_scaling():
     blocks = 16
     model = _residual_mlp(blocks)
-    report = initialize_model(model, seed=1)
+    report = initialize_model(model, seed=1, branch_end="zero")
     assert report.residual_branches == blocks
     for i in range(blocks):
         assert report[f"b{i}_out"].role == "branch_end"
@@ -112,7 +112,9 @@ def test_deep_residual_mlp_trains_at_adam_default():
 def test_hand_built_transformer_blocks():
     model = _transformer(3)
     x = np.random.default_rng(1).standard_normal((4, 8, 32))
-    report = initialize_model(model, x.astype("float32"), seed=3)
+    report = initialize_model(
+        model, x.astype("float32"), seed=3, branch_end="zero"
+    )
     assert report.residual_branches == 6
     for i in range(3):
         attn = model.get_layer(f"attn{i}")
@@ -215,7 +217,7 @@ def test_keras_applications_model():
     model = keras.applications.ResNet50V2(
         weights=None, input_shape=(32, 32, 3), classes=10
     )
-    report = initialize_model(model, seed=0)
+    report = initialize_model(model, seed=0, branch_end="zero")
     assert report.residual_branches == 16
     ends = [r for r in report if r.role == "branch_end"]
     assert len(ends) == 16
@@ -250,3 +252,22 @@ def test_include_frozen_reaches_the_data_driven_pass():
     h = np.tanh(x @ _numpy(model.get_layer("d0").kernel))
     pre = h @ _numpy(model.get_layer("d1").kernel)
     assert abs(np.var(pre) - 1.0) < 0.1
+
+
+def test_scaled_branch_ends():
+    blocks = 16
+    model = _residual_mlp(blocks)
+    report = initialize_model(model, seed=1, branch_end="scaled")
+    ends = np.concatenate(
+        [
+            _numpy(model.get_layer(f"b{i}_out").kernel).ravel()
+            for i in range(blocks)
+        ]
+    )
+    # The linear end's Glorot draw, 2 / (32 + 32), times 1 / blocks.
+    want = 2.0 / 64 / blocks
+    ratio = float(np.mean(ends.astype("float64") ** 2)) / want
+    assert abs(ratio - 1) < 5 * math.sqrt(2 / ends.size), ratio
+    assert report["b3_out"].role == "branch_end"
+    with pytest.raises(ValueError, match="`branch_end`.*'zeros'"):
+        initialize_model(model, branch_end="zeros")

@@ -28,7 +28,7 @@ def test_transformer_encoder_stack(normalize_first):
             name=f"enc{i}",
         )(h)
     model = keras.Model(inputs, h)
-    report = initialize_model(model, seed=0)
+    report = initialize_model(model, seed=0, branch_end="zero")
     assert report.residual_branches == 8
     for i in range(4):
         enc = model.get_layer(f"enc{i}")
