@@ -4,11 +4,13 @@ import keras
 import numpy as np
 
 from keras_initplus.diagnostics.capture import activation_name
+from keras_initplus.diagnostics.paths import layer_path
 from keras_initplus.initializers.recommend import DEEP_FROM, initializer_for
 from keras_initplus.initializers.validation import check_seed
 from keras_initplus.model_init.graph import kernel_layer, read_graph
 from keras_initplus.model_init.kernels import kernels_of
 from keras_initplus.model_init.report import KernelPlan, ModelInitReport
+from keras_initplus.validation import check_bool
 
 # Normalization layers hold scales and shifts, not kernels: they are left
 # as Keras made them (ones and zeros) and not listed as unknown.
@@ -33,10 +35,6 @@ _ALIASES = {
 
 def _rule_name(activation):
     return _ALIASES.get(activation, activation)
-
-
-def _path(layer):
-    return getattr(layer, "path", None) or layer.name
 
 
 def _with_axes(init, input_axes, output_axes):
@@ -220,7 +218,11 @@ class _Planner:
             return
         self.rows.append(
             KernelPlan(
-                _path(layer), layer.name, "unknown", None, f"left as is: {why}"
+                layer_path(layer),
+                layer.name,
+                "unknown",
+                None,
+                f"left as is: {why}",
             )
         )
 
@@ -260,15 +262,6 @@ def _opaque(model, reading):
         if layer.weights and not kernel_layer(layer):
             out.append(layer)
     return out
-
-
-def _check_bool(value, name):
-    if not isinstance(value, bool):
-        raise TypeError(
-            f"Argument `{name}` must be True or False. "
-            f"Received: {name}={value!r}"
-        )
-    return value
 
 
 def initialize_model(
@@ -353,7 +346,7 @@ def initialize_model(
             "Argument `model` must be a keras.Model. "
             f"Received: model={model!r} of type {type(model).__name__}"
         )
-    include_frozen = _check_bool(include_frozen, "include_frozen")
+    include_frozen = check_bool(include_frozen, "include_frozen")
     if isinstance(check_seed(seed), keras.random.SeedGenerator):
         raise TypeError(
             "Argument `seed` must be None or a non-negative int (each "
