@@ -31,7 +31,10 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras_initplus  # noqa: E402
-from keras_initplus.lsuv.rules import linear_activation  # noqa: E402
+from keras_initplus.introspection import (  # noqa: E402
+    linear_activation,
+    wrapped_calls,
+)
 
 WIDTH, BATCH = 64, 256
 TARGET, TOL, MAX_ITER = 1.0, 0.1, 10
@@ -63,23 +66,22 @@ def _naive(model, x):
     """A full forward pass from the input for every iteration."""
     for layer in model.layers:
         seen = {}
-        original = layer.call
 
-        def capture(inputs, *a, _l=layer, _o=original, _s=seen, **k):
-            with linear_activation(_l):
-                _s["pre"] = _o(inputs, *a, **k)
-            return _o(inputs, *a, **k)
+        def capture(original, _l=layer, _s=seen):
+            def call(inputs, *a, **k):
+                with linear_activation(_l):
+                    _s["pre"] = original(inputs, *a, **k)
+                return original(inputs, *a, **k)
 
-        object.__setattr__(layer, "call", capture)
-        try:
+            return call
+
+        with wrapped_calls([(layer, capture)]):
             for _ in range(MAX_ITER + 1):
                 model(x)
                 var = _var(seen["pre"])
                 if abs(var - TARGET) < TOL:
                     break
                 _rescale(layer, var)
-        finally:
-            object.__delattr__(layer, "call")
 
 
 def _prefix(model, x):

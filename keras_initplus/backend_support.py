@@ -13,6 +13,11 @@ import keras
 
 GRADIENT_BACKENDS = ("tensorflow", "jax", "torch")
 
+# Keras fixes its backend when it is imported, so it is read once here
+# rather than by each module that branches on it.
+BACKEND = keras.backend.backend()
+TENSORFLOW = BACKEND == "tensorflow"
+
 
 def tensorflow_installed():
     return importlib.util.find_spec("tensorflow") is not None

@@ -6,9 +6,9 @@ Keras: the test suite runs it, and `GradientHealthOptimizer` checks the
 optimizer ones before it traces a step, so that a Keras release that
 renames one fails with a message naming it rather than deep in `fit`.
 
-Not listed: LSUV reads a layer's raw variable as `_kernel` or
-`_embeddings` when Keras keeps one beside a derived public tensor (LoRA,
-quantization), and falls back to the public name when it does not.
+LSUV reads a layer's raw variable as `_kernel` or `_embeddings` and
+falls back to the public name where Keras keeps no raw one; `check`
+still reports a release without them, so that the fallback is looked at.
 """
 
 import dataclasses
@@ -25,6 +25,8 @@ class PrivateAttribute:
 
 
 OPTIMIZER = "keras.optimizers.Optimizer (TensorFlow backend)"
+_BUILT_DENSE = "a built keras.layers.Dense or EinsumDense"
+_BUILT_EMBEDDING = "a built keras.layers.Embedding"
 _FUNCTIONAL = "a Functional model"
 
 PRIVATE_API = (
@@ -65,7 +67,7 @@ PRIVATE_API = (
     PrivateAttribute(
         "keras.layers.Layer",
         "_flatten_layers",
-        "diagnostics/capture.py, diagnostics/paths.py, lsuv/targets.py",
+        "introspection/walk.py",
         "the walk over sublayers of subclassed and nested models",
     ),
     PrivateAttribute(
@@ -75,15 +77,29 @@ PRIVATE_API = (
         "whether a layer takes `training`, so the walk passes False",
     ),
     PrivateAttribute(
+        _BUILT_DENSE,
+        "_kernel",
+        "lsuv/rules.py",
+        "the raw kernel variable LSUV scales; the public `kernel` is a "
+        "derived tensor under LoRA or quantization",
+    ),
+    PrivateAttribute(
+        _BUILT_EMBEDDING,
+        "_embeddings",
+        "lsuv/rules.py",
+        "the raw embeddings variable LSUV scales; the public "
+        "`embeddings` is a derived tensor under LoRA or quantization",
+    ),
+    PrivateAttribute(
         "keras.Sequential",
         "_functional",
-        "lsuv/graph.py",
+        "introspection/graph.py",
         "the graph a built Sequential runs, walked node by node",
     ),
     PrivateAttribute(
         _FUNCTIONAL,
         "_nodes_by_depth",
-        "lsuv/graph.py, model_init/graph.py",
+        "introspection/graph.py",
         "the node order of the memory-saving forward pass, and of the "
         "graph `initialize_model` reads for residual branches",
     ),
@@ -102,7 +118,7 @@ PRIVATE_API = (
     PrivateAttribute(
         "keras.src.models.functional",
         "Functional",
-        "lsuv/graph.py",
+        "introspection/graph.py",
         "the class that tells a graph model from a subclassed one",
     ),
 )
@@ -138,11 +154,17 @@ def _probes():
     sequential = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     optimizer = keras.optimizers.SGD(0.1)
     optimizer.build(functional.trainable_variables)
+    dense = keras.layers.Dense(2)
+    dense.build((None, 3))
+    embedding = keras.layers.Embedding(4, 2)
+    embedding.build((None,))
     return {
         OPTIMIZER: optimizer,
         _FUNCTIONAL: functional,
         "keras.Sequential": sequential,
         "keras.layers.Layer": keras.layers.Dense(2),
+        _BUILT_DENSE: dense,
+        _BUILT_EMBEDDING: embedding,
         "keras.src.models.functional": importlib.import_module(
             "keras.src.models.functional"
         ),

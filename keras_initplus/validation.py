@@ -283,3 +283,44 @@ def check_batch(x, inputs=None, name="x"):
                 f"values ({nan} NaN, {bad - nan} Inf)"
             )
     return leaves
+
+
+def _describe_leaf(value):
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    return f"array of shape {tuple(shape)} and dtype {dtype}"
+
+
+def check_batch_fits(x, inputs, name="x"):
+    """Raises unless `x`, as `check_batch` returns it, has one leaf of
+    the right rank, sizes and kind (int or float) for each of a model's
+    symbolic `inputs`."""
+    flat = tree.flatten(x)
+    if isinstance(x, dict):
+        names = [t.name for t in inputs]
+        if set(x) >= set(names):
+            flat = [x[n] for n in names]
+    if len(flat) != len(inputs):
+        raise ValueError(
+            f"Argument `{name}` must provide {len(inputs)} input array(s), "
+            f"one for each model input {[t.name for t in inputs]}. "
+            f"Received: {len(flat)} array(s)"
+        )
+    for leaf, ref in zip(flat, inputs):
+        expected = tuple(ref.shape)
+        fits = len(leaf.shape) == len(expected) and all(
+            e is None or e == d for e, d in zip(expected, leaf.shape)
+        )
+        if not fits:
+            raise ValueError(
+                f"Argument `{name}` does not fit model input '{ref.name}', "
+                f"which expects shape {expected} (None: any size). "
+                f"Received: {name}={_describe_leaf(leaf)}"
+            )
+        want = keras.backend.standardize_dtype(ref.dtype)
+        if want.startswith(("int", "uint")) and leaf.dtype.kind == "f":
+            raise ValueError(
+                f"Argument `{name}` must hold integers for model input "
+                f"'{ref.name}' of dtype {want}. "
+                f"Received: {name}={_describe_leaf(leaf)}"
+            )

@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_initplus.backend_support import BACKEND
+
 
 def _loss(model, x, y, y_pred, proxy_loss):
     if y is None:
@@ -17,17 +19,16 @@ def kernel_gradients(model, x, y, kernels, proxy_loss):
     `StatelessScope`, so even a loss that updates a tracker leaves every
     variable as it was.
     """
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
+    if BACKEND == "tensorflow":
         import tensorflow as tf
 
         with tf.GradientTape() as tape:
             y_pred = model(x, training=False)
             loss = _loss(model, x, y, y_pred, proxy_loss)
         return tape.gradient(loss, [k.value for k in kernels])
-    if backend == "jax":
+    if BACKEND == "jax":
         return _jax_gradients(model, x, y, kernels, proxy_loss)
-    if backend == "torch":
+    if BACKEND == "torch":
         import torch
 
         values = [k.value for k in kernels]
@@ -37,7 +38,7 @@ def kernel_gradients(model, x, y, kernels, proxy_loss):
             return torch.autograd.grad(loss, values, allow_unused=True)
     raise ValueError(
         "Argument `backward=True` needs the tensorflow, jax or torch "
-        f"backend. Received: backend={backend!r}; pass backward=False."
+        f"backend. Received: backend={BACKEND!r}; pass backward=False."
     )
 
 

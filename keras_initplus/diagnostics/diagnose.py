@@ -5,13 +5,10 @@ import numpy as np
 
 from keras_initplus.diagnostics.backward import kernel_gradients
 from keras_initplus.diagnostics.capture import recording
-from keras_initplus.diagnostics.paths import (
-    layer_path,
-    layer_paths,
-    unique_paths,
-)
+from keras_initplus.diagnostics.paths import unique_paths
 from keras_initplus.diagnostics.report import DiagnosisReport
 from keras_initplus.diagnostics.stats import forward_stats
+from keras_initplus.introspection import layer_path, layer_paths
 from keras_initplus.validation import check_batch, model_inputs
 
 PROXY_SEED = 1234

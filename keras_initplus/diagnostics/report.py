@@ -5,6 +5,7 @@ import re
 import numpy as np
 
 from keras_initplus.diagnostics.paths import find_row
+from keras_initplus.plotting import pyplot
 
 # Thresholds for the plain-language flags. The pre-activation std may drift
 # by 10x from the first layers to the last before it is called vanishing
@@ -352,7 +353,7 @@ class DiagnosisReport:
 
         Needs matplotlib (`pip install keras-initplus[plots]`).
         """
-        plt = _pyplot()
+        plt = pyplot()
         fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
         cmap = plt.get_cmap("viridis")
         n = len(self.layers)
@@ -395,16 +396,6 @@ class DiagnosisReport:
         return path
 
 
-def _pyplot():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError(
-            "Plotting needs matplotlib, which is an optional dependency. "
-            "Install it with `pip install keras-initplus[plots]` or "
-            "`pip install matplotlib`."
-        ) from None
-    return plt
+# cli/demo.py, experiments/classic.py and benchmarks/convergence.py still
+# import this name; it goes once they import `plotting.pyplot`.
+_pyplot = pyplot

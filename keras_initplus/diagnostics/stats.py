@@ -38,7 +38,7 @@ def forward_stats(pre, post, activation, rng):
     pre = keras.ops.convert_to_numpy(pre).astype(np.float64)
     post = keras.ops.convert_to_numpy(post).astype(np.float64)
     return {
-        "activation": activation or "linear",
+        "activation": activation,
         "pre_mean": float(pre.mean()),
         "pre_std": float(pre.std()),
         "post_mean": float(post.mean()),

@@ -4,7 +4,12 @@ import keras
 
 from keras_initplus.lsuv import checks
 from keras_initplus.lsuv.run import lsuv_init
-from keras_initplus.validation import check_bool, check_float, check_int
+from keras_initplus.validation import (
+    check_batch,
+    check_bool,
+    check_float,
+    check_int,
+)
 
 
 class LSUVCallback(keras.callbacks.Callback):
@@ -51,7 +56,7 @@ class LSUVCallback(keras.callbacks.Callback):
         super().__init__()
         # Checked now, so that a typo fails at construction rather than
         # after `fit` has started.
-        self.x = checks.check_x(x)
+        self.x = check_batch(x)
         # A nested list is converted again once the model is known, in
         # the dtype of its input; here, without it, it becomes float32.
         self._x_given = x

@@ -16,7 +16,8 @@ nested and subclassed models alike).
 import keras
 from keras import tree
 
-from keras_initplus.diagnostics.paths import layer_path
+from keras_initplus.backend_support import TENSORFLOW
+from keras_initplus.introspection import layer_path, wrapped_calls
 from keras_initplus.lsuv.report import LayerResult
 from keras_initplus.lsuv.scaling import scale_layer
 
@@ -28,7 +29,7 @@ def _is_symbolic(args, kwargs):
 
 
 def _check_eager(layer):
-    if keras.backend.backend() != "tensorflow":
+    if not TENSORFLOW:
         return
     import tensorflow as tf
 
@@ -58,7 +59,7 @@ class CallInterceptor:
         self._watch = watch
         self._settings = settings
         self._on_done = on_done
-        self._saved = []
+        self._calls = None
         self.done = set()
         # Only the last output is kept, so memory stays one activation;
         # a BatchNormalization right after the layer receives exactly it.
@@ -66,36 +67,20 @@ class CallInterceptor:
         self.results = []
 
     def __enter__(self):
-        try:
-            for layer, rule in self._targets:
-                self._install(layer, self._target_wrapper(layer, rule))
-            for layer in self._watch:
-                self._install(layer, self._watch_wrapper(layer))
-        except BaseException:
-            self._uninstall()
-            raise
+        wrappers = [
+            (layer, self._target_wrapper(layer, rule))
+            for layer, rule in self._targets
+        ]
+        wrappers += [
+            (layer, self._watch_wrapper(layer)) for layer in self._watch
+        ]
+        self._calls = wrapped_calls(wrappers)
+        self._calls.__enter__()
         return self
 
     def __exit__(self, *exc):
-        self._uninstall()
         self._last = None
-        return False
-
-    def _install(self, layer, make_wrapper):
-        had = "call" in layer.__dict__
-        previous = layer.__dict__.get("call")
-        original = layer.call
-        self._saved.append((layer, had, previous))
-        # object.__setattr__ keeps Keras's attribute tracker out of it.
-        object.__setattr__(layer, "call", make_wrapper(original))
-
-    def _uninstall(self):
-        while self._saved:
-            layer, had, previous = self._saved.pop()
-            if had:
-                object.__setattr__(layer, "call", previous)
-            else:
-                object.__delattr__(layer, "call")
+        return self._calls.__exit__(*exc)
 
     def _target_wrapper(self, layer, rule):
         def make(original):

@@ -13,24 +13,8 @@ import collections
 
 import keras
 from keras import tree
-from keras.src.models.functional import Functional
 
-
-def graph_of(model):
-    """The Functional graph that runs `model`, or None if there is none.
-
-    A subclass that overrides `call` is not run through its graph, since
-    its `call` may do something else.
-    """
-    if isinstance(model, keras.Sequential):
-        if type(model).call is not keras.Sequential.call:
-            return None
-        return getattr(model, "_functional", None)
-    if isinstance(model, Functional):
-        if type(model).call is not Functional.call:
-            return None
-        return model
-    return None
+from keras_initplus.introspection import graph_nodes, graph_of
 
 
 def _call_op(op, args, kwargs):
@@ -44,11 +28,7 @@ def _call_op(op, args, kwargs):
 def run_graph(model, inputs):
     """Runs Functional `model` on `inputs`, freeing tensors early."""
     flat_inputs = model._standardize_inputs(inputs)
-    nodes = []
-    for depth in sorted(model._nodes_by_depth, reverse=True):
-        for node in model._nodes_by_depth[depth]:
-            if node.operation and not node.is_input:
-                nodes.append(node)
+    nodes = graph_nodes(model)
 
     consumers = collections.Counter()
     for node in nodes:

@@ -2,12 +2,10 @@
 
 Each rule names the variable whose scale sets the layer's output scale
 and computes the layer's pre-activation output from the inputs the layer
-was called with. Fused activations are switched off by temporarily
-setting the layer's `activation` attribute to `linear` and calling the
-layer's own `call`: Keras's Dense, EinsumDense and convolution layers
-read `self.activation` at call time, so this runs exactly the layer's
-own kernel op, bias, padding, strides and dilation, with nothing
-re-implemented here that could drift from Keras.
+was called with. Fused activations are switched off by
+`introspection.linear_activation` around the layer's own `call`, which
+runs exactly the layer's own kernel op, bias, padding, strides and
+dilation, with nothing re-implemented here that could drift from Keras.
 
 | layer                              | scaled variable   | measured        |
 |------------------------------------|-------------------|-----------------|
@@ -31,11 +29,10 @@ otherwise dominate it. The layer's output cannot be the measure: it is
 squashed by tanh into (-1, 1), so its variance can never reach 1.
 """
 
-import contextlib
-
 import keras
 from keras import ops
 
+from keras_initplus.introspection import linear_activation
 from keras_initplus.lsuv.initializer import LSUV
 
 _FUSED = (
@@ -66,17 +63,6 @@ _INITIALIZER_ATTRS = (
 )
 
 
-@contextlib.contextmanager
-def linear_activation(layer):
-    """Calls inside the block skip the layer's fused activation."""
-    saved = layer.activation
-    object.__setattr__(layer, "activation", keras.activations.linear)
-    try:
-        yield
-    finally:
-        object.__setattr__(layer, "activation", saved)
-
-
 class Rule:
     """How LSUV treats one layer: the variable and the measurement."""
 
@@ -90,8 +76,9 @@ class Rule:
         obj = self.layer
         for part in self.variable_name.split("."):
             # Dense, EinsumDense and Embedding expose the raw variable
-            # under a private name and a derived tensor (LoRA,
-            # quantization) under the public one.
+            # under a private name (`_kernel`, `_embeddings`, listed in
+            # private_api) and a derived tensor (LoRA, quantization)
+            # under the public one.
             raw = getattr(obj, "_" + part, None)
             obj = raw if raw is not None else getattr(obj, part)
         return obj
@@ -152,7 +139,8 @@ def is_marked(layer):
 
 
 def has_kernel(layer):
-    """Whether the layer owns a variable called like a kernel."""
+    """Whether the layer owns a variable called like a kernel (the raw
+    `_kernel` too, whose public `kernel` is a tensor under LoRA)."""
     for name in ("kernel", "_kernel", "depthwise_kernel", "embeddings"):
         try:
             value = getattr(layer, name, None)

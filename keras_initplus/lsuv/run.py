@@ -6,12 +6,15 @@ import logging
 import keras
 from keras import ops, tree
 
-from keras_initplus.diagnostics.paths import layer_path
+from keras_initplus.backend_support import BACKEND, TENSORFLOW
+from keras_initplus.introspection import graph_of, layer_path
 from keras_initplus.lsuv import checks, targets
 from keras_initplus.lsuv.capture import CallInterceptor
-from keras_initplus.lsuv.graph import graph_of, run_graph
+from keras_initplus.lsuv.graph import run_graph
 from keras_initplus.lsuv.report import LayerResult, LSUVReport
 from keras_initplus.validation import (
+    check_batch,
+    check_batch_fits,
     check_bool,
     check_float,
     check_int,
@@ -54,7 +57,7 @@ def _no_autograd():
     # LSUV only measures. PyTorch would otherwise keep every activation
     # alive for a backward pass that never comes, undoing the graph
     # walk's early freeing.
-    if keras.backend.backend() == "torch":
+    if BACKEND == "torch":
         import torch
 
         return torch.no_grad()
@@ -192,12 +195,12 @@ def lsuv_init(
     verbose = checks.check_verbose(verbose)
     layers = checks.check_layers(layers)
     include_frozen = check_bool(include_frozen, "include_frozen")
-    x = checks.check_x(x, model_inputs(model))
+    x = check_batch(x, model_inputs(model))
 
     _build(model, x)
     graph = graph_of(model)
     if graph is not None:
-        checks.check_x_fits(x, graph.inputs)
+        check_batch_fits(x, graph.inputs)
     chosen, skipped, notes = targets.select(model, layers, include_frozen)
 
     variables = [rule.variable for _, rule in chosen]
@@ -246,7 +249,7 @@ def lsuv_init(
 
 
 def _is_tf_error(e):
-    if keras.backend.backend() != "tensorflow":
+    if not TENSORFLOW:
         return False
     import tensorflow as tf
 

@@ -4,31 +4,19 @@ import warnings
 
 import keras
 
-from keras_initplus.diagnostics.paths import layer_path
+from keras_initplus.introspection import children, layer_path, sublayers
 from keras_initplus.lsuv.report import LayerResult
 from keras_initplus.lsuv.rules import SUPPORTED, has_kernel, is_marked, rule_for
 
 
-def sublayers(model):
-    """Every layer inside `model`, depth first, each once.
+def _candidates(model):
+    """The layers LSUV chooses from: every layer inside `model`, depth
+    first, each once.
 
     Supported layers are not descended into: an LSTM's cell and a
     Dense's internals belong to the rule of the layer itself.
     """
-    seen = set()
-    out = []
-
-    def visit(layer):
-        for sub in layer._flatten_layers(include_self=False, recursive=False):
-            if id(sub) in seen:
-                continue
-            seen.add(id(sub))
-            out.append(sub)
-            if rule_for(sub) is None:
-                visit(sub)
-
-    visit(model)
-    return out
+    return sublayers(model, enter=lambda layer: rule_for(layer) is None)
 
 
 def _named(model, all_layers, layers):
@@ -71,7 +59,7 @@ def frozen_layers(model):
     seen = set()
 
     def visit(layer, inherited):
-        for sub in layer._flatten_layers(include_self=False, recursive=False):
+        for sub in children(layer):
             is_frozen = inherited or not sub.trainable
             if is_frozen:
                 if id(sub) in frozen:
@@ -108,7 +96,7 @@ def select(model, layers, include_frozen=False):
     also announced in one warning, and for the frozen ones unless
     `include_frozen`; `notes` what the report should add below its table.
     """
-    all_layers = sublayers(model)
+    all_layers = _candidates(model)
     frozen = set() if include_frozen else frozen_layers(model)
     notes = []
     if layers is None:
@@ -183,6 +171,6 @@ def select(model, layers, include_frozen=False):
 def batch_norms(model):
     return [
         layer
-        for layer in sublayers(model)
+        for layer in _candidates(model)
         if isinstance(layer, keras.layers.BatchNormalization)
     ]

@@ -11,8 +11,13 @@ import dataclasses
 
 import keras
 
-from keras_initplus.diagnostics.capture import activation_name
-from keras_initplus.lsuv.graph import graph_of
+from keras_initplus.introspection import (
+    LINEAR,
+    activation_name,
+    fused_activation,
+    graph_nodes,
+    graph_of,
+)
 from keras_initplus.model_init.composite import transformer_block
 
 # Layers a signal passes through unchanged in scale or shape, when
@@ -79,33 +84,24 @@ class Residual:
 @dataclasses.dataclass
 class GraphReading:
     layers: list  # kernel layers in graph order, each once
-    activation: dict  # id(layer) -> activation name after it, or None
+    activation: dict  # id(layer) -> name of the activation after it
     residuals: list
     submodels: list  # nested Functional/Sequential models
     blocks: list  # transformer layers with their branches inside
-
-
-def _nodes(graph):
-    nodes = []
-    for depth in sorted(graph._nodes_by_depth, reverse=True):
-        for node in graph._nodes_by_depth[depth]:
-            if node.operation is not None and not node.is_input:
-                nodes.append(node)
-    return nodes
 
 
 def _after(node, consumers):
     """The activation applied to `node`'s output, looking through layers
     that do not change the signal's scale."""
     layer = node.operation
-    name = activation_name(getattr(layer, "activation", None))
-    if name or isinstance(layer, keras.layers.MultiHeadAttention):
+    name = activation_name(fused_activation(layer))
+    if name != LINEAR or isinstance(layer, keras.layers.MultiHeadAttention):
         return name
     seen = 0
     while seen < 4:
         nxt = consumers.get(id(node), [])
         if len(nxt) != 1:
-            return None
+            return LINEAR
         node = nxt[0]
         op = node.operation
         if isinstance(op, keras.layers.Activation):
@@ -114,9 +110,9 @@ def _after(node, consumers):
             if isinstance(op, cls):
                 return act
         if not isinstance(op, _TRANSPARENT):
-            return None
+            return LINEAR
         seen += 1
-    return None
+    return LINEAR
 
 
 def read_graph(model):
@@ -125,7 +121,7 @@ def read_graph(model):
     graph = graph_of(model)
     if graph is None:
         return None
-    nodes = _nodes(graph)
+    nodes = graph_nodes(graph)
     producer = {}
     for node in nodes:
         for t in node.outputs:

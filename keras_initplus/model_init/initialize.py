@@ -3,10 +3,9 @@
 import keras
 import numpy as np
 
-from keras_initplus.diagnostics.capture import activation_name
-from keras_initplus.diagnostics.paths import layer_path
 from keras_initplus.initializers.recommend import DEEP_FROM, initializer_for
 from keras_initplus.initializers.validation import check_seed
+from keras_initplus.introspection import LINEAR, activation_name, layer_path
 from keras_initplus.model_init.graph import kernel_layer, read_graph
 from keras_initplus.model_init.kernels import kernels_of
 from keras_initplus.model_init.report import KernelPlan, ModelInitReport
@@ -179,7 +178,7 @@ class _Planner:
     def _plan_branch(self, layer, act, is_end, scale):
         attention = isinstance(layer, keras.layers.MultiHeadAttention)
         try:
-            init = initializer_for(None if attention else _rule_name(act))
+            init = initializer_for(LINEAR if attention else _rule_name(act))
         except ValueError:
             self._unknown(layer, f"no rule for activation {act!r}")
             return
@@ -208,10 +207,10 @@ class _Planner:
                 self._frozen(sub)
             return
         for attention in block.attentions:
-            self._plan_branch(attention, None, True, 1.0)
+            self._plan_branch(attention, LINEAR, True, 1.0)
         act = activation_name(getattr(block.layer, "activation", None))
         self._plan_branch(block.ffn_in, act, False, n ** (-0.5))
-        self._plan_branch(block.ffn_out, None, True, 1.0)
+        self._plan_branch(block.ffn_out, LINEAR, True, 1.0)
 
     def _unknown(self, layer, why):
         if not layer.weights:

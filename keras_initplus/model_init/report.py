@@ -13,7 +13,9 @@ class KernelPlan:
         role: `"plain"` (on the path from input to output),
             `"branch"` (inside a residual branch), `"branch_end"` (the
             last kernel of a branch), `"frozen"` or `"unknown"`.
-        activation: The activation after the layer, or None.
+        activation: The name of the activation after the layer,
+            `"linear"` if none; None on frozen and unknown rows, whose
+            activation is not read.
         action: What was drawn, e.g. `"LooksLinear(hidden)"`,
             `"HeNormal x0.141"`, `"zeros"`, or why it was left alone.
     """
@@ -72,8 +74,7 @@ class ModelInitReport:
     def __str__(self):
         head = ("path", "role", "activation", "action")
         cells = [
-            (r.path, r.role, str(r.activation or "linear"), r.action)
-            for r in self.rows
+            (r.path, r.role, r.activation or "-", r.action) for r in self.rows
         ]
         widths = [max(len(c[i]) for c in [head, *cells]) for i in range(4)]
         lines = [
