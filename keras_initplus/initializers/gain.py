@@ -13,7 +13,14 @@ _ELU_GAIN = 1.2451983007007061
 _GELU_GAIN = 1.5335304411955328
 _SILU_GAIN = 1.6765324703310904
 
-_LEAKY_RELU_DEFAULT_SLOPE = 0.01
+# Leaky ReLU's negative slope when none is given, which differs by
+# library. `calculate_gain` returns `torch.nn.init.calculate_gain`'s
+# values, so it takes PyTorch's default.
+TORCH_LEAKY_RELU_SLOPE = 0.01
+# Keras's `activation="leaky_relu"` uses this slope, so an answer for an
+# activation named "leaky_relu" (`initializer_for`) assumes it. Keras's
+# `LeakyReLU` layer defaults to 0.3 instead.
+KERAS_LEAKY_RELU_SLOPE = 0.2
 
 _GAINS = {
     "linear": 1.0,
@@ -55,7 +62,8 @@ def calculate_gain(activation, param=None):
 
     Where `torch.nn.init.calculate_gain` defines a value, the same value is
     returned. `leaky_relu`'s slope defaults to PyTorch's 0.01; note that
-    Keras's `LeakyReLU` defaults to 0.2, so pass `param=0.2` to match it.
+    Keras's `leaky_relu` activation defaults to 0.2 (its `LeakyReLU`
+    layer to 0.3): pass `param=` the slope the layer uses.
     The "2nd moment" rows, absent from PyTorch, use
     `1 / sqrt(E[phi(z)**2])` for `z ~ N(0, 1)`, which is the rule that
     gives sqrt(2) for ReLU: it keeps the second moment of the
@@ -80,7 +88,7 @@ def calculate_gain(activation, param=None):
         )
     name = activation.lower()
     if name == "leaky_relu":
-        slope = _LEAKY_RELU_DEFAULT_SLOPE if param is None else param
+        slope = TORCH_LEAKY_RELU_SLOPE if param is None else param
         if (
             isinstance(slope, bool)
             or not isinstance(slope, numbers.Real)

@@ -4,12 +4,14 @@ import math
 import warnings
 
 from keras_initplus.activations.tailored import TailoredLeakyReLU
+from keras_initplus.initializers.gain import KERAS_LEAKY_RELU_SLOPE
 from keras_initplus.initializers.looks_linear import (
     POSITIONS,
     LooksLinear,
 )
 from keras_initplus.initializers.orthogonal import Orthogonal
 from keras_initplus.initializers.variance_scaling import VarianceScaling
+from keras_initplus.introspection import activation_name
 from keras_initplus.validation import check_int
 
 _HE = (
@@ -44,14 +46,13 @@ _LECUN = ("selu",)
 DEEP_FROM = 20
 # Activations of the form z * g(z) with g(z) + g(-z) = 1, for which
 # mirrored kernels make the network linear at initialization. The value
-# is the looks-linear gain, 1 / (1 + negative slope); Keras's
-# "leaky_relu" has slope 0.2.
+# is the looks-linear gain, 1 / (1 + negative slope), for Keras's slopes.
 _LOOKS_LINEAR = {
     "relu": 1.0,
     "gelu": 1.0,
     "silu": 1.0,
     "swish": 1.0,
-    "leaky_relu": 1.0 / 1.2,
+    "leaky_relu": 1.0 / (1.0 + KERAS_LEAKY_RELU_SLOPE),
 }
 # Odd units with slope 1 at 0: a unit-gain orthogonal kernel keeps them
 # in their linear region (dynamical isometry).
@@ -67,18 +68,17 @@ FAMILIES = {
 }
 
 
-def _activation_name(activation):
-    if activation is None:
-        return "linear"
-    if isinstance(activation, str):
-        return activation.lower()
-    name = getattr(activation, "__name__", None)
-    if name is None:
+def _checked_name(activation):
+    if not (
+        activation is None
+        or isinstance(activation, str)
+        or hasattr(activation, "__name__")
+    ):
         raise TypeError(
             "Argument `activation` must be None, a string or a Keras "
             f"activation function. Received: activation={activation!r}"
         )
-    return name.lower()
+    return activation_name(activation)
 
 
 def saturating_gain(depth):
@@ -179,7 +179,7 @@ def initializer_for(activation, depth=None, seed=None, position="hidden"):
         )
     if isinstance(activation, TailoredLeakyReLU):
         return Orthogonal(gain=1.0, seed=seed)
-    name = _activation_name(activation)
+    name = _checked_name(activation)
     if name not in FAMILIES:
         raise ValueError(
             f"Argument `activation` must be one of {tuple(sorted(FAMILIES))}"

@@ -1,10 +1,16 @@
+import inspect
 import math
 
+import keras
 import numpy as np
 import pytest
 from scipy import integrate, special
 
 import keras_initplus
+from keras_initplus.initializers.gain import (
+    KERAS_LEAKY_RELU_SLOPE,
+    TORCH_LEAKY_RELU_SLOPE,
+)
 
 # Values of torch.nn.init.calculate_gain (PyTorch 2.x), copied as numbers:
 # every name in its table (leaky_relu is tested below).
@@ -33,6 +39,15 @@ def test_leaky_relu_slope():
     assert gain("leaky_relu") == pytest.approx(math.sqrt(2 / (1 + 0.01**2)))
     assert gain("leaky_relu", 0.2) == pytest.approx(math.sqrt(2 / 1.04))
     assert gain("LeakY_ReLU", 0.0) == pytest.approx(math.sqrt(2))
+
+
+def test_leaky_relu_slopes_match_each_library():
+    # calculate_gain follows PyTorch; initializer_for reads Keras layers.
+    torch_default = 0.01  # torch.nn.functional.leaky_relu's negative_slope
+    assert TORCH_LEAKY_RELU_SLOPE == torch_default
+    signature = inspect.signature(keras.activations.leaky_relu)
+    keras_default = signature.parameters["negative_slope"].default
+    assert KERAS_LEAKY_RELU_SLOPE == keras_default
 
 
 def _second_moment_gain(phi):
