@@ -40,21 +40,16 @@ from convergence_deep import (  # noqa: E402
     optimizer_label,
     run_rows,
 )
-
-from keras_initplus.experiments.catalogue import (  # noqa: E402
+from harness import (  # noqa: E402
     KERAS_BASELINES,
     OURS,
-)
-from keras_initplus.experiments.data import load_digits  # noqa: E402
-from keras_initplus.experiments.models import (  # noqa: E402
     build_cnn,
-    build_mlp,
-    funnel,
-)
-from keras_initplus.experiments.training import (  # noqa: E402
     median_or_none,
-    train_run,
 )
+
+from keras_initplus.cli.demo.data import load_digits  # noqa: E402
+from keras_initplus.cli.demo.models import build_mlp, funnel  # noqa: E402
+from keras_initplus.cli.demo.training import train_run  # noqa: E402
 
 INITS = KERAS_BASELINES + OURS
 
@@ -157,9 +152,9 @@ def table(results, epochs, target):
 
 
 def plot(results, path):
-    from keras_initplus.diagnostics.report import _pyplot
+    from keras_initplus.plotting import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     labels = list(results)
     cols = min(3, len(labels))
     rows = -(-len(labels) // cols)

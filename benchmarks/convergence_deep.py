@@ -12,7 +12,7 @@ import json
 import multiprocessing
 import os
 
-from keras_initplus.experiments.catalogue import DEEP
+from keras_initplus.cli.demo.catalogue import DEEP
 
 # Long enough past the 5-epoch goal to see whether a run that got to 90%
 # stays there.
@@ -139,13 +139,11 @@ def _train(task):
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
-    from keras_initplus.experiments.data import load_digits
-    from keras_initplus.experiments.models import (
-        build_cnn,
-        build_mlp,
-        funnel,
-    )
-    from keras_initplus.experiments.training import train_run
+    from harness import build_cnn
+
+    from keras_initplus.cli.demo.data import load_digits
+    from keras_initplus.cli.demo.models import build_mlp, funnel
+    from keras_initplus.cli.demo.training import train_run
 
     if row["kind"] == "cnn":
         data = load_digits(seed=0, image=True)

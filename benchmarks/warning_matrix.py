@@ -53,10 +53,10 @@ from keras_initplus import (  # noqa: E402
     Orthogonal,
     initializer_for,
     lsuv_init,
+    recursion_room,
 )
-from keras_initplus.experiments.data import load_digits  # noqa: E402
-from keras_initplus.experiments.models import funnel  # noqa: E402
-from keras_initplus.experiments.recursion import recursion_room  # noqa: E402
+from keras_initplus.cli.demo.data import load_digits  # noqa: E402
+from keras_initplus.cli.demo.models import funnel  # noqa: E402
 
 HEALTHY_EPOCHS = 10
 # A validation accuracy this far below the run's best is a collapse.

@@ -45,6 +45,7 @@ from keras_initplus.model_init import (
     ModelInitReport,
     initialize_model,
 )
+from keras_initplus.recursion_limit import recursion_room
 
 __version__ = "0.1.0"
 
@@ -77,4 +78,5 @@ __all__ = [
     "calculate_gain",
     "compute_fans",
     "initializer_for",
+    "recursion_room",
 ]

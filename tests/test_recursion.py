@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_initplus.experiments.models import build_mlp
-from keras_initplus.experiments.recursion import recursion_room
+from keras_initplus import recursion_room
+from keras_initplus.cli.demo.models import build_mlp
 
 DEPTH = 1100
 
@@ -39,3 +39,19 @@ def test_build_mlp_builds_and_runs_1100_layers():
     # Looks-linear at 1,100 layers: the signal neither vanished nor blew
     # up, so the softmax is not saturated on one class.
     assert y.max() < 0.99
+
+
+def test_the_room_never_lowers_the_limit_and_restores_it_on_error():
+    before = sys.getrecursionlimit()
+    with pytest.raises(KeyError):
+        with recursion_room(1):
+            assert sys.getrecursionlimit() == max(before, 8 + 2000)
+            raise KeyError("inside")
+    assert sys.getrecursionlimit() == before
+
+
+@pytest.mark.parametrize("layers", [-1, 2.5, "1000", True])
+def test_the_room_refuses_a_layer_count_that_is_not_an_int(layers):
+    with pytest.raises(ValueError, match="Argument `layers` must be an int"):
+        with recursion_room(layers):
+            pass

@@ -172,7 +172,7 @@ def test_user_npz_is_used(tmp_path):
     x = rng.standard_normal((120, 5)).astype("float32")
     y = (x[:, 0] > 0).astype(int)
     path = _npz(tmp_path, x=x, y=y, x_val=x[:30], y_val=y[:30])
-    from keras_initplus.experiments.data import load_npz
+    from keras_initplus.cli.demo.data import load_npz
 
     x_tr, y_tr, x_va, y_va = load_npz(path)
     assert x_tr.shape == (120, 5) and x_va.shape == (30, 5)

@@ -1,8 +1,12 @@
 """The demo's part-2 summary: table cells and the conclusion sentence
 are computed from the runs, never fixed text."""
 
-from keras_initplus.cli.demo import _ranges, _results_table, _warned
-from keras_initplus.experiments import compare
+from keras_initplus.cli.demo import compare
+from keras_initplus.cli.demo.command import (
+    epoch_ranges,
+    results_table,
+    warning_cell,
+)
 
 
 def run(curve, alerts=(), clip_norm=None, target=0.9):
@@ -32,10 +36,10 @@ def test_summarize_finds_a_fall_of_more_than_02_from_the_best():
 
 
 def test_warning_cells_list_kind_epochs_and_layers():
-    assert _ranges([0, 1, 2, 5, 7, 8]) == "1-3,6,8-9"
+    assert epoch_ranges([0, 1, 2, 5, 7, 8]) == "1-3,6,8-9"
     r = run([0.5, 0.95, 0.5], alerts=[(2, "collapse"), (0, "vanishing")])
-    assert _warned(r) == "collapse ep 3 (h3); vanishing ep 1 (h3)"
-    table = _results_table({"lsuv": r}, 3, 0.9)
+    assert warning_cell(r) == "collapse ep 3 (h3); vanishing ep 1 (h3)"
+    table = results_table({"lsuv": r}, 3, 0.9)
     assert "lsuv" in table and "0.950  0.500" in table and ">3" not in table
 
 

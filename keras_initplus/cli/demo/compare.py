@@ -1,9 +1,9 @@
 """The demo's part 2: every initializer trained the same way, alone and
 with the package's recipe (initializer plus `clip_norm`)."""
 
-from keras_initplus.experiments.catalogue import DEEP
-from keras_initplus.experiments.models import build_mlp
-from keras_initplus.experiments.training import EpochProgress, train_run
+from keras_initplus.cli.demo.catalogue import DEEP
+from keras_initplus.cli.demo.models import build_mlp
+from keras_initplus.cli.demo.training import EpochProgress, train_run
 
 CLIP_NORM = 1.0
 # A validation accuracy this far below the run's best counts as a

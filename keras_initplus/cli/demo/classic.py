@@ -3,8 +3,8 @@
 import keras
 import numpy as np
 
+from keras_initplus.cli.demo.catalogue import make_initializer
 from keras_initplus.diagnostics import diagnose
-from keras_initplus.experiments.catalogue import make_initializer
 
 CLASSIC_INITS = (
     "small_normal",
@@ -67,9 +67,9 @@ def classic_table(reports):
 
 
 def plot_classic(reports, path):
-    from keras_initplus.diagnostics.report import _pyplot
+    from keras_initplus.plotting import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     names = list(reports)
     depth = len(reports[names[0]].layers)
     fig, axes = plt.subplots(

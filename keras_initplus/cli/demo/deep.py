@@ -1,9 +1,9 @@
 """The demo's headline: a very deep plain MLP, ours against Keras's
 default."""
 
-from keras_initplus.experiments.catalogue import DEEP
-from keras_initplus.experiments.models import build_mlp
-from keras_initplus.experiments.training import EpochProgress, train_run
+from keras_initplus.cli.demo.catalogue import DEEP
+from keras_initplus.cli.demo.models import build_mlp
+from keras_initplus.cli.demo.training import EpochProgress, train_run
 
 KERAS_DEFAULT = "keras_glorot_uniform"
 CLIP_NORM = 1.0

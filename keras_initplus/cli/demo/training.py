@@ -1,4 +1,5 @@
-"""One training run with learning curves, for the demo and the benchmark."""
+"""One training run with learning curves, for the demo (the benchmarks
+reuse it)."""
 
 import contextlib
 import logging
@@ -6,9 +7,8 @@ import math
 import time
 
 import keras
-import numpy as np
 
-from keras_initplus.experiments.recursion import recursion_room
+from keras_initplus.recursion_limit import recursion_room
 
 OPTIMIZERS = ("sgd", "adam")
 
@@ -164,8 +164,3 @@ def train_run(
             for w in (cb.warnings if cb is not None else [])
         ],
     }
-
-
-def median_or_none(values):
-    values = [v for v in values if v is not None]
-    return float(np.median(values)) if values else None

@@ -1,11 +1,11 @@
-"""Model builders shared by the demo and the benchmark."""
+"""The demo's model builders (the benchmarks reuse them)."""
 
 import keras
 import numpy as np
 
 from keras_initplus.activations import TailoredLeakyReLU
-from keras_initplus.experiments.catalogue import make_initializer
-from keras_initplus.experiments.recursion import recursion_room
+from keras_initplus.cli.demo.catalogue import make_initializer
+from keras_initplus.recursion_limit import recursion_room
 
 # The activation name that stands for TAT's leaky ReLU tailored to the
 # model's depth.
@@ -19,7 +19,9 @@ def funnel(depth, wide=256, narrow=32):
     return [int(round(wide * (narrow / wide) ** r)) for r in ratios]
 
 
-def _seeded(name, activation, seed, index, depth):
+def layer_initializer(name, activation, seed, index, depth):
+    """`(kernel_initializer, needs_lsuv_pass)` for layer `index` of a
+    `depth`-layer stack built under the catalogue name `name`."""
     # Each layer gets its own seed, so seeded runs stay reproducible while
     # no two layers share a kernel. The first layer reads the input, which
     # is not mirrored, so a looks-linear kernel there takes all of it.
@@ -49,7 +51,9 @@ def build_mlp(input_dim, n_classes, widths, activation, init_name, seed):
     layers = [keras.Input((input_dim,))]
     needs_lsuv = False
     for i, width in enumerate(widths):
-        init, lsuv = _seeded(init_name, activation, seed, i, len(widths))
+        init, lsuv = layer_initializer(
+            init_name, activation, seed, i, len(widths)
+        )
         needs_lsuv |= lsuv
         layers.append(
             keras.layers.Dense(
@@ -69,33 +73,3 @@ def build_mlp(input_dim, n_classes, widths, activation, init_name, seed):
     )
     with recursion_room(len(layers)):
         return keras.Sequential(layers, name="mlp"), needs_lsuv
-
-
-def build_cnn(input_shape, n_classes, activation, init_name, seed, depth=6):
-    """A small all-conv network for 8x8 images: `depth` 3x3 convolutions of
-    32 channels, global average pooling, softmax."""
-    activation = resolve_activation(activation, depth)
-    layers = [keras.Input(input_shape)]
-    needs_lsuv = False
-    for i in range(depth):
-        init, lsuv = _seeded(init_name, activation, seed, i, depth)
-        needs_lsuv |= lsuv
-        layers.append(
-            keras.layers.Conv2D(
-                32,
-                3,
-                padding="same",
-                activation=activation,
-                kernel_initializer=init,
-            )
-        )
-    layers += [
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(
-            n_classes,
-            activation="softmax",
-            kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
-        ),
-    ]
-    with recursion_room(len(layers)):
-        return keras.Sequential(layers), needs_lsuv

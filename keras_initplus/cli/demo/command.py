@@ -1,4 +1,4 @@
-"""`keras-initplus demo`."""
+"""`keras-initplus demo`: its arguments and its three parts."""
 
 import argparse
 import json
@@ -125,7 +125,7 @@ def add_demo_arguments(parser):
     )
 
 
-def _ranges(epochs):
+def epoch_ranges(epochs):
     """0-based epochs as 1-based ranges: [0, 1, 2, 5] -> "1-3,6"."""
     out, run = [], []
     for e in sorted(set(epochs)):
@@ -142,7 +142,7 @@ def _ranges(epochs):
     )
 
 
-def _warned(run):
+def warning_cell(run):
     """Each kind of warning once: the epochs it was raised at and the
     layers its first instance named."""
     kinds = {}
@@ -154,14 +154,14 @@ def _warned(run):
         shown = ", ".join(layers[:2])
         if len(layers) > 2:
             shown += f" +{len(layers) - 2}"
-        epochs = _ranges(a["epoch"] for a in found)
+        epochs = epoch_ranges(a["epoch"] for a in found)
         parts.append(f"{kind} ep {epochs} ({shown})")
     if run.get("diverged"):
         parts.append("stopped: non-finite loss")
     return "; ".join(parts) or "none"
 
 
-def _results_table(results, epochs, target):
+def results_table(results, epochs, target):
     head = (
         f"{'run':<27} {'clip':>4} {f'to {target:g}':>6} {'best':>6} "
         f"{'final':>6}  warnings (epochs, first layers named)"
@@ -175,17 +175,17 @@ def _results_table(results, epochs, target):
         lines.append(
             f"{name:<27} {clip if clip is not None else '-':>4} "
             f"{reached:>6} {best:>6.3f} {r['final_accuracy']:>6.3f}  "
-            f"{_warned(r)}"
+            f"{warning_cell(r)}"
         )
     return "\n".join(lines)
 
 
-def _plot_panels(results, groups, path, title, target):
+def plot_panels(results, groups, path, title, target):
     """One column per group of runs: validation accuracy above (a red x
     where a collapse warning was raised), training loss below."""
-    from keras_initplus.diagnostics.report import _pyplot
+    from keras_initplus.plotting import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     groups = [(g, [k for k in keys if k in results]) for g, keys in groups]
     groups = [(g, keys) for g, keys in groups if keys]
     n = len(groups)
@@ -257,7 +257,7 @@ def run_demo(args, parser=None, stream=None):
     Everything is written to --out.
     """
     stream = stream or sys.stdout
-    from keras_initplus.experiments.data import DataError, load_digits, load_npz
+    from keras_initplus.cli.demo.data import DataError, load_digits, load_npz
 
     if args.test_mode:
         args.compare_depth, args.width = min(args.compare_depth, 4), 16
@@ -277,12 +277,12 @@ def run_demo(args, parser=None, stream=None):
     os.makedirs(args.out, exist_ok=True)
     start = time.perf_counter()
 
-    from keras_initplus.experiments.classic import (
+    from keras_initplus.cli.demo.classic import (
         classic_table,
         plot_classic,
         run_classic,
     )
-    from keras_initplus.experiments.models import funnel
+    from keras_initplus.cli.demo.models import funnel
 
     print("== 1. Classic experiment: activation std per layer", file=stream)
     reports = run_classic(seed=args.seed, batch=200 if args.test_mode else 1000)
@@ -303,7 +303,7 @@ def run_demo(args, parser=None, stream=None):
         "GradientHealthCallback, the last two also with clip_norm=1.0",
         file=stream,
     )
-    from keras_initplus.experiments import compare
+    from keras_initplus.cli.demo import compare
 
     results, merged = compare.run_compare(
         data,
@@ -315,7 +315,7 @@ def run_demo(args, parser=None, stream=None):
         lr=args.lr,
         stream=stream,
     )
-    table = _results_table(results, args.epochs, args.target)
+    table = results_table(results, args.epochs, args.target)
     notes = [
         f"{key} draws the same kernels as {twin} (seed {args.seed}), so it "
         f"is trained once, as {twin}."
@@ -334,7 +334,7 @@ def run_demo(args, parser=None, stream=None):
         (g, [k for k, _, _, group in compare.COMPARE_RUNS if group == g])
         for g in compare.GROUPS
     ]
-    curves = _plot_panels(
+    curves = plot_panels(
         results,
         groups,
         os.path.join(args.out, "learning_curves.png"),
@@ -344,7 +344,7 @@ def run_demo(args, parser=None, stream=None):
     )
     print(f"learning curves: {curves}", file=stream)
 
-    from keras_initplus.experiments.deep import DEEP_RUNS, run_deep
+    from keras_initplus.cli.demo.deep import DEEP_RUNS, run_deep
 
     deep_data = data
     if args.test_mode:
@@ -373,9 +373,9 @@ def run_demo(args, parser=None, stream=None):
     deep = {
         k: compare.summarize(r, clip_norm=clips.get(k)) for k, r in deep.items()
     }
-    deep_table = _results_table(deep, args.deep_epochs, args.target)
+    deep_table = results_table(deep, args.deep_epochs, args.target)
     print("\n" + deep_table, file=stream)
-    deep_curves = _plot_panels(
+    deep_curves = plot_panels(
         deep,
         [(k, [k]) for k in deep],
         os.path.join(args.out, "deep_curves.png"),

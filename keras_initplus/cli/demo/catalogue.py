@@ -1,4 +1,5 @@
-"""Named initializers compared by the demo and the benchmark."""
+"""Named initializers compared by the demo (and the convergence
+benchmarks, which reuse it)."""
 
 import keras
 
@@ -8,12 +9,6 @@ from keras_initplus.initializers import (
     initializer_for,
 )
 
-KERAS_BASELINES = (
-    "keras_glorot_uniform",
-    "keras_he_normal",
-    "keras_orthogonal",
-)
-OURS = ("he_avg_fan_normal", "orthogonal_gain", "lsuv", "initializer_for")
 # `initializer_for(activation, depth=...)`, the deep-network answer.
 DEEP = "initializer_for_depth"
 

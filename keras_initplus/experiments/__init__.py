@@ -1,1 +1,0 @@
-"""Shared pieces of the demo and the convergence benchmark."""
