@@ -394,8 +394,3 @@ class DiagnosisReport:
         fig.savefig(path, dpi=110)
         plt.close(fig)
         return path
-
-
-# cli/demo.py, experiments/classic.py and benchmarks/convergence.py still
-# import this name; it goes once they import `plotting.pyplot`.
-_pyplot = pyplot
