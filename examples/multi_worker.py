@@ -44,7 +44,6 @@ def main():
     import tensorflow as tf
 
     from keras_initplus import GradientHealth, GradientHealthOptimizer
-    from keras_initplus.gradients.health import SCALARS
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
     global_batch = 64
@@ -90,7 +89,8 @@ def main():
         return strategy.reduce("SUM", per_replica, axis=None)
 
     def stats():
-        return dict(zip(SCALARS, health.read()[0].tolist()))
+        # The epoch's scalar statistics, by name (a `StepStats`).
+        return health.stats().scalars
 
     prev = stats()
     for step in range(args.steps):
@@ -98,8 +98,8 @@ def main():
         # Reading the statistics every step costs a host sync; a long
         # run would read them every few hundred steps.
         now = stats()
-        norm = now["norm_sum"] - prev["norm_sum"]
-        clipped = now["clipped"] > prev["clipped"]
+        norm = now.norm_sum - prev.norm_sum
+        clipped = now.clipped > prev.clipped
         print(
             f"step {step:3d}  loss {loss:9.3f}  grad norm {norm:8.3f}  "
             f"clipped {clipped}"
@@ -107,10 +107,10 @@ def main():
         prev = now
     s = stats()
     print(
-        f"worker {args.worker}: {int(s['steps'])} steps applied, "
-        f"{int(s['clipped'])} clipped, {int(s['nonfinite'])} skipped, "
-        f"mean grad norm {s['norm_sum'] / max(s['steps'], 1):.3f}, "
-        f"max {s['norm_max']:.3f}"
+        f"worker {args.worker}: {int(s.steps)} steps applied, "
+        f"{int(s.clipped)} clipped, {int(s.nonfinite)} skipped, "
+        f"mean grad norm {s.norm_sum / max(s.steps, 1):.3f}, "
+        f"max {s.norm_max:.3f}"
     )
 
 

@@ -1,7 +1,7 @@
 """Epoch-level gradient alerts: pure rules over one epoch's statistics.
 
 `GradientHealth` accumulates per-layer sums on the device; at an epoch's
-end `find_alerts` turns them into at most one `Alert` per kind. Every
+end `find_alerts` turns their means into at most one `Alert` per kind. Every
 signal here exists from the first step and needs no history, so a fit
 of four steps is judged as well as one of four thousand:
 
@@ -13,6 +13,7 @@ of four steps is judged as well as one of four thousand:
   weights, or the global norm jumps far above its running mean;
 - non-finite: some step had a NaN or Inf gradient (and was skipped).
 
+Both read the one `stats.EpochSummary` the callback makes per epoch.
 One rule needs the run's history, and is judged by `find_collapse`
 from one `EpochRecord` per epoch:
 
@@ -28,7 +29,6 @@ from one `EpochRecord` per epoch:
 import dataclasses
 import math
 
-import keras
 import numpy as np
 
 KINDS = ("vanishing", "exploding", "nonfinite", "collapse")
@@ -43,23 +43,6 @@ _TITLE = {
 _INIT_ADVICE = (
     "HeAvgFanNormal, Orthogonal(gain=...), LSUV or "
     "initializer_for(activation, depth=...)"
-)
-
-# Optimizers whose first steps move each weight by about the learning
-# rate, whatever the gradient's scale: Adam's m/sqrt(v) and RMSprop's
-# g/sqrt(v) start near +-1, and Lion's sign update is exactly +-1.
-_PER_ELEMENT = tuple(
-    getattr(keras.optimizers, name)
-    for name in (
-        "Adam",
-        "AdamW",
-        "Adamax",
-        "Nadam",
-        "RMSprop",
-        "Adagrad",
-        "Lion",
-    )
-    if hasattr(keras.optimizers, name)
 )
 
 
@@ -112,33 +95,26 @@ def _count(n, noun):
     return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
-def find_alerts(scalars, layers, names, health, update=None):
+def find_alerts(summary, health):
     """The epoch's alerts, at most one per kind, in `KINDS` order.
 
     Args:
-        scalars: dict of the epoch's `health.SCALARS` values.
-        layers: dict of per-layer arrays, rows as `health.LAYER_ROWS`.
-        names: the layer names, in model order.
+        summary: the epoch's `stats.EpochSummary`.
         health: the `GradientHealth` whose thresholds apply.
-        update: None or per-layer estimated update-to-weight ratios, as
-            from `update_ratios`.
     """
-    names = np.asarray(names, dtype=object)
-    steps = scalars["steps"]
-    clip = health.clip_norm
+    names = np.asarray(summary.layers, dtype=object)
+    steps = summary.steps
     clip_tip = (
         "a lower learning rate or a smaller clip_norm"
-        if clip is not None
+        if health.clip_norm is not None
         else "clip_norm=1.0 in GradientHealthCallback or a lower learning rate"
     )
     alerts = []
     if steps > 0:
-        ratio = layers["ratio_sum"] / steps
+        ratio = summary.ratio
         best = ratio.max() if ratio.size else 0.0
-        low = layers["low_steps"] >= max(1.0, health.vanishing_fraction * steps)
-        exploding = _exploding(
-            scalars, layers, names, health, ratio, update, clip_tip
-        )
+        low = summary.low_steps >= max(1.0, health.vanishing_fraction * steps)
+        exploding = _exploding(summary, names, health, clip_tip)
         # Next to a layer whose ratio explodes every other layer looks
         # small: that is the explosion, not a second problem.
         if exploding is not None and exploding.measure == "grad_weight_ratio":
@@ -161,9 +137,9 @@ def find_alerts(scalars, layers, names, health, update=None):
             )
         if exploding is not None:
             alerts.append(exploding)
-    if scalars["nonfinite"] > 0:
-        bad = layers["nonfinite_steps"] > 0
-        n = int(scalars["nonfinite"])
+    if summary.grad_nonfinite > 0:
+        bad = summary.nonfinite_steps > 0
+        n = int(summary.grad_nonfinite)
         alerts.append(
             Alert(
                 "nonfinite",
@@ -179,8 +155,9 @@ def find_alerts(scalars, layers, names, health, update=None):
     return alerts
 
 
-def _exploding(scalars, layers, names, health, ratio, update, clip_tip):
-    steps = int(scalars["steps"])
+def _exploding(summary, names, health, clip_tip):
+    steps = int(summary.steps)
+    ratio, update = summary.ratio, summary.update
     big = ratio > health.explode_ratio
     if big.any():
         return Alert(
@@ -206,68 +183,37 @@ def _exploding(scalars, layers, names, health, ratio, update, clip_tip):
                 f"the weights, above {health.explode_update:g}",
                 clip_tip,
             )
-    if scalars["spikes"] > scalars["over_cap"]:
-        named = layers["spike_steps"] > 0
+    if summary.spikes > summary.over_cap:
+        named = summary.spike_steps > 0
         if not named.any():
-            named = np.argsort(-layers["norm_max"])[:SHOWN_LAYERS]
-        n = int(scalars["spikes"] - scalars["over_cap"])
+            named = np.argsort(-summary.layer_norm_max)[:SHOWN_LAYERS]
+        n = int(summary.spikes - summary.over_cap)
         return Alert(
             "exploding",
             "jump",
             tuple(names[named]),
-            float(scalars["jump_max"]),
+            float(summary.jump_max),
             health.explode_factor,
             f"In {_count(n, 'step')} the global gradient norm "
-            f"jumped to {scalars['jump_max']:.3g} x its running mean, above "
+            f"jumped to {summary.jump_max:.3g} x its running mean, above "
             f"{health.explode_factor:g} x",
             "clip_norm=1.0 (or 'zclip') or a lower learning rate",
         )
-    if scalars["over_cap"] > 0:
-        n = int(scalars["over_cap"])
-        top = np.argsort(-layers["norm_max"])[:SHOWN_LAYERS]
+    if summary.over_cap > 0:
+        n = int(summary.over_cap)
+        top = np.argsort(-summary.layer_norm_max)[:SHOWN_LAYERS]
         return Alert(
             "exploding",
             "global_norm",
             tuple(names[np.sort(top)]),
-            float(scalars["norm_max"]),
+            float(summary.grad_norm_max),
             health.explode_norm,
             f"In {_count(n, 'step')} the global gradient norm "
             f"exceeded explode_norm={health.explode_norm:g} (max "
-            f"{scalars['norm_max']:.4g})",
+            f"{summary.grad_norm_max:.4g})",
             clip_tip,
         )
     return None
-
-
-def update_ratios(optimizer, layers, sizes, steps):
-    """Per-layer estimates of `||update_l|| / ||w_l||` for one step.
-
-    For SGD, `lr * ||clipped g_l|| / ||w_l||`, divided by `1 - momentum`
-    (the steady-state gain of heavy-ball momentum). For Adam-like
-    optimizers (Adam, AdamW, Adamax, Nadam, RMSprop, Adagrad, Lion),
-    whose early steps move each weight by about `lr`, `lr / rms(w_l)`.
-    None for other optimizers, or when the learning rate cannot be read.
-    Layers whose weights are all zero get 0: any step is "larger" than
-    them, which says nothing.
-    """
-    if steps <= 0:
-        return None
-    try:
-        lr = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-    except (AttributeError, TypeError, ValueError):
-        return None
-    w = layers["weight_norm"]
-    safe_w = np.where(w > 0, w, 1.0)
-    if isinstance(optimizer, keras.optimizers.SGD):
-        momentum = float(getattr(optimizer, "momentum", 0.0) or 0.0)
-        gain = lr / max(1.0 - momentum, 1e-3)
-        est = gain * layers["update_sum"] / steps
-    elif isinstance(optimizer, _PER_ELEMENT):
-        rms = safe_w / np.sqrt(np.maximum(np.asarray(sizes, float), 1.0))
-        est = lr / rms
-    else:
-        return None
-    return np.where(w > 0, est, 0.0)
 
 
 # The collapse rule's thresholds (see the module docstring).

@@ -12,7 +12,6 @@ import keras
 from keras_initplus import backend_support
 from keras_initplus.backend_support import check_gradient_backend
 from keras_initplus.gradients import alerts as alerts_lib
-from keras_initplus.gradients import health as health_lib
 from keras_initplus.gradients.health import GradientHealth
 from keras_initplus.gradients.optimizer import (
     GradientHealthOptimizer,
@@ -371,10 +370,10 @@ class GradientHealthCallback(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if not self.stop_on_nonfinite or self._installed is None:
             return
-        i = health_lib.SCALARS.index("nonfinite")
-        if self.health.read()[0][i] > 0:
-            scalars, layers = self.health.read()
-            names = self._layers_where(layers, "nonfinite_steps")
+        stats = self.health.stats()
+        if stats.scalars.nonfinite > 0:
+            bad = stats.layers.nonfinite_steps > 0
+            names = [n for n, b in zip(self.health.layer_names, bad) if b]
             self.nonfinite_layers = names
             logger.error(
                 "Non-finite gradients in layers %s; the step was skipped "
@@ -386,60 +385,28 @@ class GradientHealthCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self._installed is None:
             return
-        scalars, layers = self.health.read()
-        s = dict(zip(health_lib.SCALARS, scalars.tolist()))
-        steps = s["steps"]
-        summary = {
-            "grad_norm": s["norm_sum"] / steps if steps else float("nan"),
-            "grad_norm_max": s["norm_max"],
-            "grad_clipped": s["clipped"] / steps if steps else 0.0,
-            "grad_nonfinite": s["nonfinite"],
-        }
+        # Read once: the logs, the table, the warnings and TensorBoard
+        # all take their numbers from this one summary.
+        summary = self.health.summary(epoch, self._target)
         if logs is not None:
-            logs.update(summary)
-        rows = dict(zip(health_lib.LAYER_ROWS, layers))
-        div = max(steps, 1.0)
-        update = alerts_lib.update_ratios(
-            self._target, rows, self.health.layer_sizes, steps
-        )
-        for j, name in enumerate(self.health.layer_names):
-            self.table.append(
-                {
-                    "epoch": epoch,
-                    "layer": name,
-                    "grad_norm": float(rows["norm_sum"][j] / div),
-                    "grad_norm_max": float(rows["norm_max"][j]),
-                    "grad_weight_ratio": float(rows["ratio_sum"][j] / div),
-                    "update_weight_ratio": (
-                        float("nan") if update is None else float(update[j])
-                    ),
-                    "vanishing_steps": int(rows["low_steps"][j]),
-                    "spike_steps": int(rows["spike_steps"][j]),
-                    "nonfinite_steps": int(rows["nonfinite_steps"][j]),
-                }
-            )
+            logs.update(summary.logs())
+        self.table.extend(summary.rows())
         self._history.append(
             alerts_lib.EpochRecord(
                 epoch=epoch,
                 loss=_number(logs, "loss"),
                 val_accuracy=_val_accuracy(logs),
-                grad_norm=summary["grad_norm"],
-                ratio=rows["ratio_sum"] / div,
-                update=update,
+                grad_norm=summary.grad_norm,
+                ratio=summary.ratio,
+                update=summary.update,
             )
         )
-        self._warn(epoch, s, rows, update)
+        self._warn(summary)
         if self.log_dir is not None:
-            self._write(epoch, summary)
+            self._write(summary)
 
-    def _layers_where(self, layers, row):
-        values = layers[health_lib.LAYER_ROWS.index(row)]
-        return [n for n, v in zip(self.health.layer_names, values) if v > 0]
-
-    def _warn(self, epoch, s, rows, update):
-        found = alerts_lib.find_alerts(
-            s, rows, self.health.layer_names, self.health, update
-        )
+    def _warn(self, summary):
+        found = alerts_lib.find_alerts(summary, self.health)
         collapse = alerts_lib.find_collapse(
             self._history,
             self.health.layer_names,
@@ -452,7 +419,7 @@ class GradientHealthCallback(keras.callbacks.Callback):
                 self.nonfinite_layers = list(alert.layers)
             logged = self._rate_limited(alert)
             self.warnings.append(
-                dict(epoch=epoch, **alert.as_dict(), logged=logged)
+                dict(epoch=summary.epoch, **alert.as_dict(), logged=logged)
             )
 
     def _rate_limited(self, alert):
@@ -464,20 +431,20 @@ class GradientHealthCallback(keras.callbacks.Callback):
         logger.warning("%s", alert.message())
         return True
 
-    def _write(self, epoch, summary):
+    def _write(self, summary):
         # TensorFlow writes the event files on every backend.
         import tensorflow as tf
 
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(self.log_dir)
-        with self._writer.as_default(step=epoch):
-            for k, v in summary.items():
+        with self._writer.as_default(step=summary.epoch):
+            for k, v in summary.logs().items():
                 _scalar(k, v)
-            for row in self.table:
-                if row["epoch"] != epoch:
-                    continue
-                for k in ("grad_norm", "grad_weight_ratio"):
-                    _scalar(f"{k}/{row['layer']}", row[k])
+            for name, norm, ratio in zip(
+                summary.layers, summary.layer_norm, summary.ratio
+            ):
+                _scalar(f"grad_norm/{name}", float(norm))
+                _scalar(f"grad_weight_ratio/{name}", float(ratio))
 
     def table_dict(self):
         """The per-layer table as a dict of equal-length lists, ready for

@@ -23,39 +23,12 @@ from keras import ops
 from keras_initplus.backend_support import check_gradient_backend
 from keras_initplus.gradients import clipping
 from keras_initplus.gradients import norms as norms_lib
+from keras_initplus.gradients import stats as stats_lib
 from keras_initplus.validation import check_float, check_int
 
 _TF = keras.backend.backend() == "tensorflow"
 if _TF:
     import tensorflow as tf
-
-# Rows of the per-epoch scalar statistics vector.
-SCALARS = (
-    "steps",  # finite steps applied
-    "norm_sum",  # sum of pre-clip global norms over finite steps
-    "norm_max",
-    "clipped",  # steps whose gradient was scaled down
-    "nonfinite",  # steps skipped
-    "spikes",  # finite steps past `explode_factor` x the running mean
-    "over_cap",  # finite steps past `explode_norm`
-    "jump_max",  # largest global norm / running mean, after warm-up
-)
-# Rows of the per-layer statistics matrix. The last two persist across
-# epochs; the others are reset at each epoch.
-LAYER_ROWS = (
-    "norm_sum",
-    "norm_max",
-    "ratio_sum",  # sum of ||g_l|| / ||w_l|| over finite steps
-    "update_sum",  # the same ratio after clipping
-    "low_steps",  # steps below `vanishing_threshold` x the largest ratio
-    "spike_steps",
-    "nonfinite_steps",
-    "weight_norm",  # ||w_l|| at the last finite step
-    "ema",  # running mean of the layer's gradient norm
-)
-EPOCH_LAYER_ROWS = 7
-_S = {k: i for i, k in enumerate(SCALARS)}
-_L = {k: i for i, k in enumerate(LAYER_ROWS)}
 
 
 @keras.saving.register_keras_serializable(package="keras_initplus")
@@ -214,16 +187,13 @@ class GradientHealth:
         for v, j in zip(variables, self._segment_ids):
             sizes[j] += int(np.prod(v.shape))
         self.layer_sizes = sizes.tolist()
-        self._sizes = (2, len(SCALARS), len(LAYER_ROWS) * n)
 
-        initial = {"grad_health": np.zeros((sum(self._sizes),), np.float32)}
+        initial = {"grad_health": np.zeros((stats_lib.size(n),), np.float32)}
         if self.adaptive:
             for k, v in self.clip_norm.initial_state().items():
                 initial[f"grad_health_clip_{k}"] = v
-        # All statistics in one vector, [running | scalars | layers]: one
-        # read and one write per step. `running` holds the running mean
-        # of the global norm and the finite-step count, which persist
-        # across epochs.
+        # All statistics in one vector (laid out by `stats.pack`): one
+        # read and one write per step.
         made = _make_tf_variables(initial) if _TF else _make_variables(initial)
         self.state = made.pop("grad_health")
         self.rule_state = {
@@ -250,18 +220,10 @@ class GradientHealth:
         """Whether the state was built for exactly these variables."""
         return self.built and [_key(v) for v in variables] == self._var_keys
 
-    def _split(self, flat):
-        a, b, _ = self._sizes
-        n = len(self.layer_names)
-        return flat[:a], flat[a : a + b], flat[a + b :].reshape(-1, n)
-
     def reset_epoch(self):
         """Zeroes the per-epoch statistics (eager; outside the step)."""
-        flat = np.array(_numpy(self.state))
-        _, scalars, layers = self._split(flat)
-        scalars[:] = 0.0
-        layers[:EPOCH_LAYER_ROWS] = 0.0
-        self.state.assign(flat)
+        n = len(self.layer_names)
+        self.state.assign(stats_lib.reset_epoch(_numpy(self.state), n))
 
     def state_values(self):
         """The state as numpy arrays, in the order of `variables`."""
@@ -283,11 +245,17 @@ class GradientHealth:
         for variable, value in zip(self.variables, values):
             variable.assign(value)
 
-    def read(self):
-        """`(scalars, layers)` as numpy arrays (rows as `SCALARS` and
-        `LAYER_ROWS`): one host transfer."""
-        _, scalars, layers = self._split(_numpy(self.state))
-        return scalars, layers
+    def stats(self):
+        """The statistics as a `stats.HealthStats` of numpy values: one
+        host transfer."""
+        return stats_lib.unpack(_numpy(self.state), len(self.layer_names))
+
+    def summary(self, epoch=0, optimizer=None):
+        """The `stats.EpochSummary` of the steps since `reset_epoch`;
+        `optimizer`, if given, estimates the update ratios."""
+        return stats_lib.summarize(
+            self.stats(), self.layer_names, self.layer_sizes, epoch, optimizer
+        )
 
     def apply(self, grads, variables, aggregate=True):
         """One step, in place. Returns `(grads, finite)`.
@@ -375,9 +343,8 @@ class GradientHealth:
         layer."""
         f32 = "float32"
         n = len(self.layer_names)
-        a, b, _ = self._sizes
-        running, s = flat[:a], flat[a : a + b]
-        L = ops.reshape(flat[a + b :], [len(LAYER_ROWS), n])
+        old = stats_lib.unpack(flat, n)
+        s, L = old.scalars, old.layers
         layer_norm = norms_lib.layer_norms(sq, seg, n)
         w_norm = norms_lib.layer_norms(w_sq, seg, n)
         has = np.zeros((n,), bool)
@@ -395,7 +362,7 @@ class GradientHealth:
 
         fin = ops.cast(finite, f32)
         safe_norm = ops.where(finite, norm, 0.0)
-        ema, count = running[0], running[1]
+        ema, count = old.running
         warm = ops.logical_and(count >= self.warmup_steps, finite)
         jump = ops.where(warm, safe_norm / ops.maximum(ema, 1e-30), 0.0)
         spike = ops.logical_and(warm, jump > self.explode_factor)
@@ -406,26 +373,20 @@ class GradientHealth:
         # 0.99: an EMA started from the first, often atypical, step
         # would stay biased towards it for hundreds of steps.
         rate = 1.0 / ops.minimum(count + 1.0, 100.0)
-        new_ema = ema + rate * (safe_norm - ema)
-        new_running = ops.where(
-            finite, ops.stack([new_ema, count + 1.0]), running
+        running = stats_lib.Running(
+            ema=ops.where(finite, ema + rate * (safe_norm - ema), ema),
+            count=ops.where(finite, count + 1.0, count),
         )
-
-        step_vec = ops.stack(
-            [
-                fin,
-                safe_norm,
-                safe_norm,
-                fin * ops.cast(clipped, f32),
-                1.0 - fin,
-                ops.cast(ops.logical_or(spike, over_cap), f32),
-                ops.cast(over_cap, f32),
-                jump,
-            ]
+        scalars = stats_lib.StepStats(
+            steps=s.steps + fin,
+            norm_sum=s.norm_sum + safe_norm,
+            norm_max=ops.maximum(s.norm_max, safe_norm),
+            clipped=s.clipped + fin * ops.cast(clipped, f32),
+            nonfinite=s.nonfinite + (1.0 - fin),
+            spikes=s.spikes + ops.cast(ops.logical_or(spike, over_cap), f32),
+            over_cap=s.over_cap + ops.cast(over_cap, f32),
+            jump_max=ops.maximum(s.jump_max, jump),
         )
-        is_max = np.zeros(len(SCALARS), bool)
-        is_max[[_S["norm_max"], _S["jump_max"]]] = True
-        new_s = ops.where(is_max, ops.maximum(s, step_vec), s + step_vec)
 
         layer_finite = ops.isfinite(layer_norm)
         usable = ops.logical_and(layer_finite, finite)
@@ -446,34 +407,25 @@ class GradientHealth:
         low = ops.logical_and(
             ops.logical_and(scaled, has), rt < self.vanishing_threshold * best
         )
-        layer_ema = L[_L["ema"]]
         layer_spike = ops.logical_and(
-            ops.logical_and(usable, warm), ln > self.explode_factor * layer_ema
+            ops.logical_and(usable, warm), ln > self.explode_factor * L.ema
         )
         layer_spike = ops.logical_and(layer_spike, spike)
-        new_layer_ema = ops.where(
-            usable, layer_ema + rate * (ln - layer_ema), layer_ema
+        layers = stats_lib.LayerStats(
+            norm_sum=L.norm_sum + ln,
+            norm_max=ops.maximum(L.norm_max, ln),
+            ratio_sum=L.ratio_sum + rt,
+            update_sum=L.update_sum + rt * kept,
+            low_steps=L.low_steps + ops.cast(low, f32),
+            spike_steps=L.spike_steps + ops.cast(layer_spike, f32),
+            nonfinite_steps=L.nonfinite_steps
+            + ops.cast(ops.logical_not(layer_finite), f32),
+            weight_norm=ops.where(
+                ops.logical_and(usable, has), w_norm, L.weight_norm
+            ),
+            ema=ops.where(usable, L.ema + rate * (ln - L.ema), L.ema),
         )
-        new_L = ops.stack(
-            [
-                L[_L["norm_sum"]] + ln,
-                ops.maximum(L[_L["norm_max"]], ln),
-                L[_L["ratio_sum"]] + rt,
-                L[_L["update_sum"]] + rt * kept,
-                L[_L["low_steps"]] + ops.cast(low, f32),
-                L[_L["spike_steps"]] + ops.cast(layer_spike, f32),
-                L[_L["nonfinite_steps"]]
-                + ops.cast(ops.logical_not(layer_finite), f32),
-                ops.where(
-                    ops.logical_and(usable, has), w_norm, L[_L["weight_norm"]]
-                ),
-                new_layer_ema,
-            ]
-        )
-        new_flat = ops.concatenate(
-            [new_running, new_s, ops.reshape(new_L, [-1])], axis=0
-        )
-        return new_flat
+        return stats_lib.pack(stats_lib.HealthStats(running, scalars, layers))
 
 
 def can_build_here():

@@ -113,20 +113,17 @@ def custom_loop(strategy, index):
     def train_step(xb, yb):
         strategy.run(replica_step, args=(xb, yb))
 
-    norm_i = health_index("norm_sum")
-    clip_i = health_index("clipped")
-    bad_i = health_index("nonfinite")
     out = {"norms": [], "clipped": [], "nonfinite": [], "iterations": []}
     arrays = {}
-    prev = health.read()[0]
+    prev = health.stats().scalars
     for step in range(STEPS):
         if step == BAD_STEP:
             before = state(model, opt)
         train_step(tf.constant(x[step]), tf.constant(y[step]))
-        s = health.read()[0]
-        out["norms"].append(float(s[norm_i] - prev[norm_i]))
-        out["clipped"].append(float(s[clip_i] - prev[clip_i]))
-        out["nonfinite"].append(float(s[bad_i] - prev[bad_i]))
+        s = health.stats().scalars
+        out["norms"].append(float(s.norm_sum - prev.norm_sum))
+        out["clipped"].append(float(s.clipped - prev.clipped))
+        out["nonfinite"].append(float(s.nonfinite - prev.nonfinite))
         out["iterations"].append(int(opt.iterations.numpy()))
         prev = s
         if step == BAD_STEP:
@@ -148,12 +145,6 @@ def custom_loop(strategy, index):
     out["n_weights"] = len(final[0])
     out["finite"] = all(bool(np.all(np.isfinite(w))) for w in final[0])
     return model, out, arrays
-
-
-def health_index(name):
-    from keras_initplus.gradients import health
-
-    return health.SCALARS.index(name)
 
 
 def try_fit(strategy, model, index, callback):

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 
 from keras_initplus import GradientHealthCallback, HeAvgFanNormal
-from keras_initplus.gradients import alerts
+from keras_initplus.gradients import alerts, stats
 
 
 def digits_like(n=256, seed=0):
@@ -112,15 +112,22 @@ def test_a_growing_list_is_not_repeated():
     names = [f"h{i}" for i in range(5)]
 
     def epoch(n_low):
-        layers = {
-            "ratio_sum": np.array([1e-6] * n_low + [1.0] * (5 - n_low)),
-            "low_steps": np.array([4.0] * n_low + [0.0] * (5 - n_low)),
-            "nonfinite_steps": np.zeros(5),
-            "spike_steps": np.zeros(5),
-            "norm_max": np.ones(5),
-        }
-        scalars = dict(steps=4.0, nonfinite=0.0, spikes=0.0, over_cap=0.0)
-        return alerts.find_alerts(scalars, layers, names, health)
+        zeros, ones = np.zeros(5), np.ones(5)
+        layers = stats.LayerStats(
+            norm_sum=ones,
+            norm_max=ones,
+            ratio_sum=np.array([1e-6] * n_low + [1.0] * (5 - n_low)),
+            update_sum=zeros,
+            low_steps=np.array([4.0] * n_low + [0.0] * (5 - n_low)),
+            spike_steps=zeros,
+            nonfinite_steps=zeros,
+            weight_norm=ones,
+            ema=zeros,
+        )
+        scalars = stats.StepStats(4.0, 4.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        state = stats.HealthStats(stats.Running(0.0, 0.0), scalars, layers)
+        summary = stats.summarize(state, names, [1] * 5)
+        return alerts.find_alerts(summary, health)
 
     (a,) = epoch(2)
     (b,) = epoch(3)

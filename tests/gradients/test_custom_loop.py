@@ -7,7 +7,6 @@ import pytest
 import tensorflow as tf
 
 from keras_initplus.gradients import GradientHealth, GradientHealthOptimizer
-from keras_initplus.gradients.health import SCALARS
 from tests.gradients.common import data, mlp, slots, update_norm, weights
 
 
@@ -49,7 +48,7 @@ def test_clipped_steps_and_a_skipped_one(compiled):
 
     step(x, y)
     assert int(inner.iterations) == 2
-    stats = dict(zip(SCALARS, health.read()[0]))
+    stats = health.stats().scalars._asdict()
     assert stats["steps"] == 2.0
     assert stats["clipped"] == 2.0
     assert stats["nonfinite"] == 1.0

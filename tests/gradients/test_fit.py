@@ -65,7 +65,7 @@ def test_second_fit_with_callback_counts_only_its_own_steps():
         x[:16], y[:16], batch_size=16, epochs=1, verbose=0, callbacks=[cb]
     )
     assert update_norm(w0, weights(model)) == pytest.approx(0.01, rel=1e-5)
-    assert cb.health.read()[0][0] == 1.0  # one step in this epoch
+    assert cb.health.stats().scalars.steps == 1.0  # one step in this epoch
     assert model.optimizer.iterations.numpy() == 5
 
 
@@ -87,7 +87,7 @@ def test_steps_per_execution_counts_every_step():
             callbacks=[cb],
         )
         hist[spe] = h.history
-        assert cb.health.read()[0][0] == 12.0
+        assert cb.health.stats().scalars.steps == 12.0
     for key in ("grad_norm", "grad_norm_max", "grad_clipped"):
         assert hist[4][key][0] == pytest.approx(hist[1][key][0], rel=1e-5)
 
@@ -174,7 +174,7 @@ def test_mixed_precision_overflow_steps_are_not_double_counted():
     assert float(lso.dynamic_scale.numpy()) < 2.0**15
     applied = int(lso.inner_optimizer.iterations.numpy())
     assert 0 < applied < 8
-    assert cb.health.read()[0][0] == applied
+    assert cb.health.stats().scalars.steps == applied
     assert h.history["grad_nonfinite"] == [0.0]
     assert np.isfinite(h.history["grad_norm"][0])
 

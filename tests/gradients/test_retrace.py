@@ -51,7 +51,7 @@ def test_fit_in_a_loop_traces_once(traces):
         h = fit(model, cb)
         # Statistics are still per fit: 4 steps of this fit alone.
         assert h.history["grad_nonfinite"] == [0.0]
-        assert cb.health.read()[0][0] == 4.0
+        assert cb.health.stats().scalars.steps == 4.0
     assert len(traces) == once
     # A plain fit in between runs the user's step, and does not cost the
     # callback its trace.
