@@ -106,7 +106,7 @@ def find_alerts(summary, health):
     steps = summary.steps
     clip_tip = (
         "a lower learning rate or a smaller clip_norm"
-        if health.clip_norm is not None
+        if health.clip_rule.clips
         else "clip_norm=1.0 in GradientHealthCallback or a lower learning rate"
     )
     alerts = []

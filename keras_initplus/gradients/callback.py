@@ -410,7 +410,7 @@ class GradientHealthCallback(keras.callbacks.Callback):
         collapse = alerts_lib.find_collapse(
             self._history,
             self.health.layer_names,
-            clipped=self.health.clip_norm is not None,
+            clipped=self.health.clip_rule.clips,
         )
         if collapse is not None:
             found.append(collapse)

@@ -1,11 +1,16 @@
-"""L2-norm clip rules: fixed global, fixed per layer, AutoClip, ZClip.
+"""L2-norm clipping: the clip functions and the rules that set the
+threshold (`NoClip`, `FixedClip`, `AutoClip`, `ZClip`).
 
-A rule is small and pure. `scale_for(norm, threshold)` is the clip
-factor, the one `tf.clip_by_global_norm` applies. Written with
-`keras.ops`, so they run on every backend. The adaptive rules
-keep their state in a dict of tensors: `threshold(state, norm)` returns
-the threshold for this step and the next state, and the caller decides
-whether to keep it (it does not on a skipped, non-finite step).
+`scale_for(norm, threshold)` is the clip factor, the one
+`tf.clip_by_global_norm` applies; `clip_by_global_norm` and
+`clip_by_layer_norm` apply it. Every rule has one shape, as optax's
+gradient transformations do: `init()` is its initial state (a dict of
+numpy arrays, empty for the fixed rules) and `update(state, norm)` the
+threshold for this step's global norm and the next state. Both are
+pure and written with `keras.ops`, so they run on every backend; the
+caller decides whether to keep the new state (it does not on a
+skipped, non-finite step). `get` turns every accepted `clip_norm`
+(None, a float, `"autoclip"`, `"zclip"` or a rule) into a rule, once.
 """
 
 import math
@@ -67,8 +72,69 @@ def clip_by_layer_norm(grads, segment_ids, threshold, layer_norms):
     ]
 
 
+class ClipRule:
+    """The interface of a clip rule (see the module docstring).
+
+    `per_layer` says whether its threshold may also bound each layer's
+    norm (`clip_mode="layer"`); `clips` is False for a rule that never
+    scales a gradient, so the step can leave the gradients alone.
+    """
+
+    per_layer = False
+    clips = True
+
+    def init(self):
+        """The initial state: a dict of numpy arrays."""
+        return {}
+
+    def update(self, state, norm):
+        """`(threshold, new_state)` for a step with global norm `norm`."""
+        raise NotImplementedError
+
+    def as_argument(self):
+        """The `clip_norm` argument this rule stands for, as
+        `GradientHealth.clip_norm` reports and its config stores it."""
+        return self
+
+
+class NoClip(ClipRule):
+    """Never clips (`clip_norm=None`): the threshold is +inf."""
+
+    per_layer = True
+    clips = False
+
+    def update(self, state, norm):
+        return ops.convert_to_tensor(math.inf, "float32"), state
+
+    def as_argument(self):
+        return None
+
+    def __repr__(self):
+        return "NoClip()"
+
+
+class FixedClip(ClipRule):
+    """Clips to a fixed threshold (`clip_norm=c`, a positive float)."""
+
+    per_layer = True
+
+    def __init__(self, clip_norm):
+        if not (is_real(clip_norm) and 0.0 < float(clip_norm) < math.inf):
+            raise ValueError(_bad_clip_norm(clip_norm))
+        self.clip_norm = float(clip_norm)
+
+    def update(self, state, norm):
+        return ops.convert_to_tensor(self.clip_norm, "float32"), state
+
+    def as_argument(self):
+        return self.clip_norm
+
+    def __repr__(self):
+        return f"FixedClip({self.clip_norm})"
+
+
 @keras.saving.register_keras_serializable(package="keras_initplus")
-class AutoClip:
+class AutoClip(ClipRule):
     """Clips to a percentile of the gradient norms seen so far.
 
     At each step the pre-clip global norm is added to the history, and
@@ -100,13 +166,13 @@ class AutoClip:
         self.percentile = percentile
         self.history = history
 
-    def initial_state(self):
+    def init(self):
         return {
             "buffer": np.zeros((self.history,), np.float32),
             "count": np.zeros((), np.float32),
         }
 
-    def threshold(self, state, norm):
+    def update(self, state, norm):
         count = state["count"]
         slots = np.arange(self.history, dtype=np.float32)
         # A select rather than a scatter: the same on every backend, and
@@ -135,7 +201,7 @@ class AutoClip:
 
 
 @keras.saving.register_keras_serializable(package="keras_initplus")
-class ZClip:
+class ZClip(ClipRule):
     """Clips norm spikes by their z-score against running statistics.
 
     Keeps exponential moving averages of the mean `mu` and variance
@@ -174,11 +240,11 @@ class ZClip:
         self.z_thresh = float(z_thresh)
         self.warmup_steps = warmup_steps
 
-    def initial_state(self):
+    def init(self):
         zero = np.zeros((), np.float32)
         return {"mean": zero, "var": zero, "count": zero}
 
-    def threshold(self, state, norm):
+    def update(self, state, norm):
         mean, var, count = state["mean"], state["var"], state["count"]
         warm = count < self.warmup_steps
         std = ops.sqrt(ops.maximum(var, 0.0))
@@ -222,17 +288,20 @@ class ZClip:
 ADAPTIVE = {"autoclip": AutoClip, "zclip": ZClip}
 
 
-def check_clip_norm(clip_norm):
-    """Validates `clip_norm`; returns None, a float or an adaptive rule."""
+def get(clip_norm):
+    """The `ClipRule` for a `clip_norm` argument: None, a positive finite
+    float, `"autoclip"`, `"zclip"` or a rule (returned as is)."""
     if clip_norm is None:
-        return None
-    if isinstance(clip_norm, (AutoClip, ZClip)):
+        return NoClip()
+    if isinstance(clip_norm, ClipRule):
         return clip_norm
     if isinstance(clip_norm, str) and clip_norm.lower() in ADAPTIVE:
         return ADAPTIVE[clip_norm.lower()]()
-    if is_real(clip_norm) and 0.0 < float(clip_norm) < math.inf:
-        return float(clip_norm)
-    raise ValueError(
+    return FixedClip(clip_norm)
+
+
+def _bad_clip_norm(clip_norm):
+    return (
         "Argument `clip_norm` must be a positive finite float, None, "
         '"autoclip", "zclip", an `AutoClip` or a `ZClip`. '
         f"Received: clip_norm={clip_norm!r}"
@@ -242,17 +311,17 @@ def check_clip_norm(clip_norm):
 CLIP_MODES = ("global", "layer")
 
 
-def check_clip_mode(clip_mode, clip_norm):
-    """Validates `clip_mode` against the already-checked `clip_norm`."""
+def check_clip_mode(clip_mode, rule):
+    """Validates `clip_mode` against the clip rule."""
     if clip_mode not in CLIP_MODES:
         raise ValueError(
             f"Argument `clip_mode` must be one of {CLIP_MODES}. "
             f"Received: clip_mode={clip_mode!r}"
         )
-    if clip_mode == "layer" and isinstance(clip_norm, (AutoClip, ZClip)):
+    if clip_mode == "layer" and not rule.per_layer:
         raise ValueError(
             'Argument `clip_mode="layer"` needs a float `clip_norm`: '
             "the adaptive rules learn one threshold for the global norm. "
-            f"Received: clip_norm={clip_norm!r}, clip_mode={clip_mode!r}"
+            f"Received: clip_norm={rule!r}, clip_mode={clip_mode!r}"
         )
     return clip_mode

@@ -13,7 +13,6 @@ TensorFlow the state is a `tf.Variable` with one copy per replica, and
 `apply` first sums the gradients across `tf.distribute` replicas.
 """
 
-import math
 import warnings
 
 import keras
@@ -119,8 +118,9 @@ class GradientHealth:
         warmup_steps=25,
     ):
         check_gradient_backend("GradientHealth")
-        self.clip_norm = clipping.check_clip_norm(clip_norm)
-        self.clip_mode = clipping.check_clip_mode(clip_mode, self.clip_norm)
+        # Every form of `clip_norm` becomes one `ClipRule`, here, once.
+        self.clip_rule = clipping.get(clip_norm)
+        self.clip_mode = clipping.check_clip_mode(clip_mode, self.clip_rule)
         self.vanishing_threshold = check_float(
             vanishing_threshold, "vanishing_threshold", high=1.0
         )
@@ -171,8 +171,9 @@ class GradientHealth:
         return cls(**config)
 
     @property
-    def adaptive(self):
-        return isinstance(self.clip_norm, (clipping.AutoClip, clipping.ZClip))
+    def clip_norm(self):
+        """The `clip_norm` argument: None, a float, or the rule."""
+        return self.clip_rule.as_argument()
 
     def build(self, variables):
         """Creates the state for `variables` (call under the strategy's
@@ -189,17 +190,14 @@ class GradientHealth:
         self.layer_sizes = sizes.tolist()
 
         initial = {"grad_health": np.zeros((stats_lib.size(n),), np.float32)}
-        if self.adaptive:
-            for k, v in self.clip_norm.initial_state().items():
-                initial[f"grad_health_clip_{k}"] = v
+        rule_init = self.clip_rule.init()
+        for k, v in rule_init.items():
+            initial[f"grad_health_clip_{k}"] = v
         # All statistics in one vector (laid out by `stats.pack`): one
         # read and one write per step.
         made = _make_tf_variables(initial) if _TF else _make_variables(initial)
         self.state = made.pop("grad_health")
-        self.rule_state = {
-            k: made[f"grad_health_clip_{k}"]
-            for k in (self.clip_norm.initial_state() if self.adaptive else ())
-        }
+        self.rule_state = {k: made[f"grad_health_clip_{k}"] for k in rule_init}
         self._measure_fn = self._measure
         if _TF:
             # The step's bookkeeping (layer norms, ratios, about sixty
@@ -312,18 +310,13 @@ class GradientHealth:
         norm = ops.sqrt(ops.sum(sq))
         finite = ops.isfinite(norm)
 
-        new_rule = []
-        if self.clip_norm is None:
-            thr = ops.convert_to_tensor(math.inf, "float32")
-        elif self.adaptive:
-            old = dict(zip(self.rule_state, rule_values))
-            thr, new = self.clip_norm.threshold(old, norm)
-            new_rule = [ops.where(finite, new[k], old[k]) for k in old]
-        else:
-            thr = ops.convert_to_tensor(self.clip_norm, "float32")
+        old = dict(zip(self.rule_state, rule_values))
+        thr, new = self.clip_rule.update(old, norm)
+        # A skipped step leaves the rule's state as it was.
+        new_rule = [ops.where(finite, new[k], old[k]) for k in old]
 
         result = list(grads)
-        if self.clip_norm is None:
+        if not self.clip_rule.clips:
             out = g_list
         elif self.clip_mode == "layer":
             layer_norm = norms_lib.layer_norms(sq, seg, len(self.layer_names))

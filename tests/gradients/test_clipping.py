@@ -78,13 +78,11 @@ def test_layer_clip_scales_each_layer_to_at_most_c():
 
 def test_autoclip_threshold_is_numpy_percentile():
     rule = AutoClip(percentile=25, history=8)
-    state = {
-        k: ops.convert_to_tensor(v) for k, v in rule.initial_state().items()
-    }
+    state = {k: ops.convert_to_tensor(v) for k, v in rule.init().items()}
     rng = np.random.default_rng(3)
     seen = []
     for n in rng.uniform(0.5, 5.0, size=20).astype("float32"):
-        thr, state = rule.threshold(state, ops.convert_to_tensor(n))
+        thr, state = rule.update(state, ops.convert_to_tensor(n))
         seen.append(n)
         ref = np.percentile(np.array(seen[-8:], np.float64), 25)
         assert float(thr) == pytest.approx(ref, rel=1e-5)
@@ -111,14 +109,12 @@ def zclip_reference(norms, alpha, z_thresh, warmup):
 
 def test_zclip_matches_reference_and_clips_spikes():
     rule = ZClip(alpha=0.9, z_thresh=2.0, warmup_steps=5)
-    state = {
-        k: ops.convert_to_tensor(v) for k, v in rule.initial_state().items()
-    }
+    state = {k: ops.convert_to_tensor(v) for k, v in rule.init().items()}
     rng = np.random.default_rng(4)
     norms = list(rng.uniform(1.0, 1.2, size=12)) + [10.0, 1.1, 1.05]
     ref = zclip_reference(norms, 0.9, 2.0, 5)
     for n, r in zip(norms, ref):
-        thr, state = rule.threshold(state, ops.convert_to_tensor(n, "float32"))
+        thr, state = rule.update(state, ops.convert_to_tensor(n, "float32"))
         if np.isinf(r):
             assert np.isinf(float(thr))
         else:

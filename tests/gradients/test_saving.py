@@ -2,6 +2,8 @@
 every backend: its config, the inner optimizer's slots and the health
 state (the running mean and an adaptive rule's history)."""
 
+import copy
+
 import keras
 import numpy as np
 import pytest
@@ -92,3 +94,63 @@ def test_keras_file_keeps_optimizer_and_health_state(tmp_path):
         """
     )
     assert out.split() == ["ok", "8"]
+
+
+# What `serialize_keras_object` wrote for a wrapper with a ZClip before
+# the clip rules shared one interface: saved models of that version
+# must still load.
+OLD_CONFIG = {
+    "module": "keras_initplus.gradients.optimizer",
+    "class_name": "GradientHealthOptimizer",
+    "config": {
+        "name": "gradient_health",
+        "inner_optimizer": {
+            "module": "keras.optimizers",
+            "class_name": "SGD",
+            "config": {"name": "sgd", "learning_rate": 0.1},
+            "registered_name": None,
+        },
+        "health": {
+            "module": "keras_initplus.gradients.health",
+            "class_name": "GradientHealth",
+            "config": {
+                "clip_norm": {
+                    "module": "keras_initplus.gradients.clipping",
+                    "class_name": "ZClip",
+                    "config": {
+                        "alpha": 0.9,
+                        "z_thresh": 2.5,
+                        "warmup_steps": 25,
+                    },
+                    "registered_name": "keras_initplus>ZClip",
+                },
+                "clip_mode": "global",
+                "vanishing_threshold": 0.01,
+                "vanishing_fraction": 0.5,
+                "explode_ratio": 1000.0,
+                "explode_update": 1.0,
+                "explode_factor": 100.0,
+                "explode_norm": None,
+                "warmup_steps": 25,
+            },
+            "registered_name": "keras_initplus>GradientHealth",
+        },
+    },
+    "registered_name": "keras_initplus>GradientHealthOptimizer",
+}
+
+
+@pytest.mark.parametrize(
+    "stored, expected", [(None, None), (0.5, 0.5), ("zclip", ZClip(alpha=0.9))]
+)
+def test_configs_of_the_previous_version_load(stored, expected):
+    config = copy.deepcopy(OLD_CONFIG)
+    health = config["config"]["health"]["config"]
+    if stored != "zclip":
+        health["clip_norm"] = stored
+    stored = copy.deepcopy(health["clip_norm"])
+    opt = keras.saving.deserialize_keras_object(config)
+    assert repr(opt.health.clip_norm) == repr(expected)
+    # And a model saved now stores `clip_norm` in the same form.
+    new = keras.saving.serialize_keras_object(opt)["config"]["health"]
+    assert new["config"]["clip_norm"] == stored
