@@ -21,6 +21,7 @@ _PORTABLE = (
     "diagnostics",
     "activations",
     "gradients",
+    "introspection",
     "test_private_api.py",
 )
 # Gradient tests of what only TensorFlow has (tf.distribute, sparse
