@@ -6,6 +6,10 @@ Keras: the test suite runs it, and `GradientHealthOptimizer` checks the
 optimizer ones before it traces a step, so that a Keras release that
 renames one fails with a message naming it rather than deep in `fit`.
 
+The gradient half also relies on one TensorFlow internal
+(`tf.__internal__`) and on JAX's trainer jitting `self.train_step`;
+they are listed the same way.
+
 LSUV reads a layer's raw variable as `_kernel` or `_embeddings` and
 falls back to the public name where Keras keeps no raw one; `check`
 still reports a release without them, so that the fallback is looked at.
@@ -28,6 +32,16 @@ OPTIMIZER = "keras.optimizers.Optimizer (TensorFlow backend)"
 _BUILT_DENSE = "a built keras.layers.Dense or EinsumDense"
 _BUILT_EMBEDDING = "a built keras.layers.Embedding"
 _FUNCTIONAL = "a Functional model"
+CALLBACK = "keras.callbacks.Callback"
+TENSORFLOW_MODULE = "the tensorflow module (TensorFlow backend)"
+JAX_TRAINER = "keras.Model (JAX backend)"
+# Owners whose entries exist on one backend only; `check` skips them
+# elsewhere.
+BACKEND_OF = {
+    OPTIMIZER: "tensorflow",
+    TENSORFLOW_MODULE: "tensorflow",
+    JAX_TRAINER: "jax",
+}
 
 PRIVATE_API = (
     PrivateAttribute(
@@ -63,6 +77,28 @@ PRIVATE_API = (
         "gradients/optimizer.py",
         "with gradient accumulation, the update that is measured and "
         "skipped on non-finite gradients",
+    ),
+    PrivateAttribute(
+        CALLBACK,
+        "_model",
+        "gradients/callback.py",
+        "the model without the `model` property, which on JAX syncs the "
+        "variables from the last step's state that the next step donates",
+    ),
+    PrivateAttribute(
+        TENSORFLOW_MODULE,
+        "__internal__.distribute.strategy_supports_no_merge_call",
+        "gradients/optimizer.py",
+        "whether the skip is taken in the replica context or inside "
+        "merge_call, as LossScaleOptimizer decides it",
+    ),
+    PrivateAttribute(
+        JAX_TRAINER,
+        "train_step",
+        "gradients/callback.py",
+        "overridden on the instance while the train function is made: "
+        "JAX's make_train_function jits `self.train_step`, and a fresh "
+        "function gives each installed wrapper its own trace",
     ),
     PrivateAttribute(
         "keras.layers.Layer",
@@ -158,7 +194,15 @@ def _probes():
     dense.build((None, 3))
     embedding = keras.layers.Embedding(4, 2)
     embedding.build((None,))
+    backend = keras.backend.backend()
     return {
+        CALLBACK: keras.callbacks.Callback(),
+        TENSORFLOW_MODULE: (
+            importlib.import_module("tensorflow")
+            if backend == "tensorflow"
+            else None
+        ),
+        JAX_TRAINER: functional,
         OPTIMIZER: optimizer,
         _FUNCTIONAL: functional,
         "keras.Sequential": sequential,
@@ -190,6 +234,15 @@ def _owner_type(owner):
     }.get(owner)
 
 
+def _has(obj, dotted):
+    """`hasattr` along a dotted path (`a.b.c`)."""
+    for part in dotted.split("."):
+        if not hasattr(obj, part):
+            return False
+        obj = getattr(obj, part)
+    return True
+
+
 def check_attributes(obj, owner):
     """Raises if `obj` lacks a private attribute listed for `owner`.
 
@@ -210,13 +263,15 @@ def check_attributes(obj, owner):
 
 def check():
     """Checks every entry against the installed Keras; returns the
-    entries checked. Optimizer entries need the TensorFlow backend."""
+    entries checked. Entries of a `BACKEND_OF` owner are checked on that
+    backend only."""
     probes = _probes()
     checked = []
     for entry in PRIVATE_API:
-        if entry.owner == OPTIMIZER and keras.backend.backend() != "tensorflow":
+        backend = BACKEND_OF.get(entry.owner, keras.backend.backend())
+        if backend != keras.backend.backend():
             continue
-        if not hasattr(probes[entry.owner], entry.name):
+        if not _has(probes[entry.owner], entry.name):
             raise RuntimeError(missing_message(entry))
         checked.append(entry)
     return checked

@@ -10,7 +10,11 @@ import warnings
 import keras
 
 from keras_initplus import backend_support
-from keras_initplus.backend_support import check_gradient_backend
+from keras_initplus.backend_support import (
+    BACKEND,
+    TENSORFLOW,
+    check_gradient_backend,
+)
 from keras_initplus.gradients import alerts as alerts_lib
 from keras_initplus.gradients.health import GradientHealth
 from keras_initplus.gradients.optimizer import (
@@ -21,8 +25,7 @@ from keras_initplus.gradients.optimizer import (
 logger = logging.getLogger("keras_initplus.gradients")
 
 _LSO = keras.optimizers.LossScaleOptimizer
-_BACKEND = keras.backend.backend()
-if _BACKEND == "tensorflow":
+if TENSORFLOW:
     import tensorflow as tf
 
     # The end of a dataset, which `fit` handles; not a failed step.
@@ -237,7 +240,7 @@ class GradientHealthCallback(keras.callbacks.Callback):
                 self._slot = (model, "optimizer", user_opt, wrapper)
             else:
                 self._slot = (user_opt, "inner_optimizer", target, wrapper)
-            if _BACKEND == "jax":
+            if BACKEND == "jax":
                 self._make_jax_train_function(model)
             else:
                 model.make_train_function(force=True)
@@ -314,7 +317,7 @@ class GradientHealthCallback(keras.callbacks.Callback):
                 self._restore()
                 self._model.make_train_function(force=True)
                 return self._model.train_function(*args)
-            if _BACKEND == "jax":
+            if BACKEND == "jax":
                 args = (self._with_health_state(args[0]), *args[1:])
             try:
                 with self._swapped():
@@ -325,7 +328,7 @@ class GradientHealthCallback(keras.callbacks.Callback):
                 self._cached = None
                 self._restore()
                 raise
-            if _BACKEND == "jax":
+            if BACKEND == "jax":
                 logs, state = out
                 out = (logs, self._without_health_state(state))
             return out
@@ -505,15 +508,15 @@ def check_not_wrapped(optimizer):
 
 
 def _strategy_scope(model):
-    if _BACKEND == "tensorflow":
+    if TENSORFLOW:
         return model.distribute_strategy.scope()
     return contextlib.nullcontext()
 
 
 def _distribution(model):
-    if _BACKEND == "tensorflow":
+    if TENSORFLOW:
         return model.distribute_strategy
-    if _BACKEND == "jax":
+    if BACKEND == "jax":
         return keras.distribution.distribution()
     return None
 

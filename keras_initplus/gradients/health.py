@@ -19,14 +19,16 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_initplus.backend_support import check_gradient_backend
+from keras_initplus.backend_support import (
+    TENSORFLOW,
+    check_gradient_backend,
+)
 from keras_initplus.gradients import clipping
 from keras_initplus.gradients import norms as norms_lib
 from keras_initplus.gradients import stats as stats_lib
 from keras_initplus.validation import check_float, check_int
 
-_TF = keras.backend.backend() == "tensorflow"
-if _TF:
+if TENSORFLOW:
     import tensorflow as tf
 
 
@@ -195,11 +197,15 @@ class GradientHealth:
             initial[f"grad_health_clip_{k}"] = v
         # All statistics in one vector (laid out by `stats.pack`): one
         # read and one write per step.
-        made = _make_tf_variables(initial) if _TF else _make_variables(initial)
+        made = (
+            _make_tf_variables(initial)
+            if TENSORFLOW
+            else _make_variables(initial)
+        )
         self.state = made.pop("grad_health")
         self.rule_state = {k: made[f"grad_health_clip_{k}"] for k in rule_init}
         self._measure_fn = self._measure
-        if _TF:
+        if TENSORFLOW:
             # The step's bookkeeping (layer norms, ratios, about sixty
             # element-wise ops on short vectors) as one XLA cluster with
             # few inputs: launching it costs less than running the ops
@@ -274,9 +280,11 @@ class GradientHealth:
                     "`strategy.scope()`."
                 )
         grads = list(grads)
-        if aggregate and _TF:
+        if aggregate and TENSORFLOW:
             grads = _sum_across_replicas(grads)
-        values = [v.read_value() if _TF else v.value for v in self.variables]
+        values = [
+            v.read_value() if TENSORFLOW else v.value for v in self.variables
+        ]
         grads, finite, values = self.stateless_apply(values, grads, variables)
         for v, value in zip(self.variables, values):
             v.assign(value)
@@ -425,7 +433,7 @@ def can_build_here():
     """Whether `build` may run in the current context: on TensorFlow the
     per-replica state is made in a cross-replica context (or without a
     strategy), never inside one replica's step."""
-    if not _TF:
+    if not TENSORFLOW:
         return True
     return tf.distribute.in_cross_replica_context() or (
         not tf.distribute.has_strategy()
@@ -437,7 +445,7 @@ def _value(v):
 
 
 def _numpy(variable):
-    if _TF:
+    if TENSORFLOW:
         return variable.numpy()
     return ops.convert_to_numpy(variable.value)
 

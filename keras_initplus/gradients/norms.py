@@ -8,17 +8,17 @@ gradients, which no other backend produces) and its fused `l2_loss`
 kernel take a TensorFlow branch.
 """
 
-import keras
 import numpy as np
 from keras import ops
 
-_TF = keras.backend.backend() == "tensorflow"
-if _TF:
+from keras_initplus.backend_support import TENSORFLOW
+
+if TENSORFLOW:
     import tensorflow as tf
 
 
 def _is_sparse(g):
-    return _TF and isinstance(g, tf.IndexedSlices)
+    return TENSORFLOW and isinstance(g, tf.IndexedSlices)
 
 
 def dense_values(g):
@@ -50,7 +50,7 @@ def scale_gradient(g, scale):
 
 def _squared_norm(t):
     t = ops.cast(dense_values(t), "float32")
-    if _TF:
+    if TENSORFLOW:
         # `2 * l2_loss(t)` is one fused kernel where `sum(square(t))`
         # writes a full-size temporary first; on a CPU that halves the
         # cost, which is most of what measuring a large layer costs.

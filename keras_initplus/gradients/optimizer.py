@@ -16,11 +16,14 @@ import keras
 from keras import ops
 
 from keras_initplus import private_api
-from keras_initplus.backend_support import check_gradient_backend
+from keras_initplus.backend_support import (
+    BACKEND,
+    TENSORFLOW,
+    check_gradient_backend,
+)
 from keras_initplus.gradients.health import GradientHealth, can_build_here
 
-_TF = keras.backend.backend() == "tensorflow"
-if _TF:
+if TENSORFLOW:
     import tensorflow as tf
 
 
@@ -95,7 +98,7 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
         check_inner_optimizer(inner_optimizer)
         health = _health_from(health, health_kwargs)
         check_no_clipping(inner_optimizer)
-        if _TF:
+        if TENSORFLOW:
             private_api.check_attributes(inner_optimizer, private_api.OPTIMIZER)
         elif getattr(inner_optimizer, "gradient_accumulation_steps", None):
             raise ValueError(
@@ -103,7 +106,7 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
                 "TensorFlow backend only. Received: "
                 "gradient_accumulation_steps="
                 f"{inner_optimizer.gradient_accumulation_steps} on backend "
-                f"{keras.backend.backend()!r}. Accumulate by a larger "
+                f"{BACKEND!r}. Accumulate by a larger "
                 "batch instead, or use KERAS_BACKEND=tensorflow."
             )
         super().__init__(learning_rate=0.0, name=name or "gradient_health")
@@ -127,7 +130,7 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
         # On TensorFlow the health state is per replica (ON_READ) and
         # stays out of the optimizer's checkpointed variables; elsewhere
         # it is part of the state a functional step carries.
-        if _TF or not self.health.built:
+        if TENSORFLOW or not self.health.built:
             return self.inner_optimizer.variables
         return self.inner_optimizer.variables + self.health.variables
 
@@ -150,7 +153,7 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
         self.inner_optimizer.finalize_variable_values(var_list)
 
     def apply(self, grads, trainable_variables=None):
-        if not _TF:
+        if not TENSORFLOW:
             self._apply_eagerly(grads, trainable_variables)
             return
         if tf.distribute.in_cross_replica_context() and (
@@ -216,7 +219,7 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
         the inner optimizer's values come back unchanged; the health
         state records the skip.
         """
-        if _TF:
+        if TENSORFLOW:
             raise ValueError(
                 "`GradientHealthOptimizer.stateless_apply` is the step of "
                 "JAX (and PyTorch); on TensorFlow the health state is kept "
