@@ -28,6 +28,7 @@ def blocks(page, language):
 
 def test_pages_are_found():
     assert "docs/initializers.md" in PAGES and len(PAGES) >= 8
+    assert set(SLOW_PAGES) <= set(PAGES)
 
 
 def test_every_block_has_a_language():
@@ -37,8 +38,19 @@ def test_every_block_has_a_language():
         assert not untagged, (page, untagged[0][:200])
 
 
+# Pages whose examples train deep or real models for a while; they run
+# in .ci/run's slow pass, after the fast ones.
+SLOW_PAGES = ("docs/deep_networks.md", "docs/initialize_model.md")
+
+
 @pytest.mark.parametrize(
-    "page", [p for p in PAGES if blocks(p, "python")], ids=str
+    "page",
+    [
+        pytest.param(p, marks=pytest.mark.slow) if p in SLOW_PAGES else p
+        for p in PAGES
+        if blocks(p, "python")
+    ],
+    ids=str,
 )
 def test_python_blocks_run(page, tmp_path):
     code = "\n".join(blocks(page, "python"))

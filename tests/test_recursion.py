@@ -17,6 +17,7 @@ def _layers():
     ]
 
 
+@pytest.mark.slow
 def test_a_1100_layer_sequential_needs_the_room():
     # The failure the room exists for: Keras's graph walk recurses.
     before = sys.getrecursionlimit()
@@ -30,6 +31,7 @@ def test_a_1100_layer_sequential_needs_the_room():
     assert len(model.layers) == DEPTH
 
 
+@pytest.mark.slow
 def test_build_mlp_builds_and_runs_1100_layers():
     model, _ = build_mlp(6, 3, [4] * DEPTH, "relu", "initializer_for_depth", 0)
     assert len(model.layers) == DEPTH + 1

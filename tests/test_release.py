@@ -90,6 +90,7 @@ def _fresh_venv(tmp_path):
     return bindir, purelib
 
 
+@pytest.mark.slow
 def test_built_wheel_installs_and_runs_the_demo(tmp_path):
     wheel = _wheel(tmp_path)
     names = zipfile.ZipFile(wheel).namelist()

@@ -12,9 +12,20 @@ def test_ci_runs_the_readme_test_command_verbatim():
         for line in _read(".ci", "run").splitlines()
         if line and not line.startswith(("#", "set ", "cd "))
     ]
-    assert ci == [commands[1]]
+    assert ci[0] == commands[1]
     assert "keras-initplus demo" in commands[0]
     assert "pytest" in commands[1]
+    # After it, only the slow tests the README's command leaves out.
+    assert ci[1:] == [
+        ".venv/bin/python -m pytest -q -n 2 -m slow && KERAS_BACKEND=jax "
+        ".venv/bin/python -m pytest -q -n 2 -m slow"
+    ]
+
+
+def test_default_run_leaves_out_only_slow_tests():
+    cfg = _read("setup.cfg")
+    assert 'addopts = -m "not slow"' in cfg
+    assert "pytest-xdist" in cfg.split("test =")[1].split("\n\n")[0]
 
 
 def test_tensorflow_is_an_extra_not_a_requirement():

@@ -91,6 +91,7 @@ def test_residual_branches_start_at_zero_with_fixup_scaling():
     )
 
 
+@pytest.mark.slow
 def test_deep_residual_mlp_trains_at_adam_default():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((512, 16)).astype("float32")
