@@ -40,7 +40,12 @@ def test_every_block_has_a_language():
 
 # Pages whose examples train deep or real models for a while; they run
 # in .ci/run's slow pass, after the fast ones.
-SLOW_PAGES = ("docs/deep_networks.md", "docs/initialize_model.md")
+SLOW_PAGES = (
+    "README.md",
+    "docs/deep_networks.md",
+    "docs/initialize_model.md",
+    "docs/lsuv.md",
+)
 
 
 @pytest.mark.parametrize(

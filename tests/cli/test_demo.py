@@ -109,6 +109,7 @@ def _run_demo(out, *flags, timeout=600):
     return proc
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end_in_test_mode(tmp_path):
     out = tmp_path / "out"
     # Without TF_CPP_MIN_LOG_LEVEL, as a user runs it: the command itself

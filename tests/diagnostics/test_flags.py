@@ -21,6 +21,7 @@ def _rng():
     return np.random.default_rng(0)
 
 
+@pytest.mark.slow
 def test_resnet50v2_after_lsuv_says_nothing():
     model = keras.applications.ResNet50V2(
         weights=None, input_shape=(32, 32, 3), classes=10

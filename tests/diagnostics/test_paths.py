@@ -115,6 +115,7 @@ def test_lsuv_report_rows_carry_the_path():
     assert lines[5].split()[:3] == [f"block_1/{LONG}", LONG, "Dense"]
 
 
+@pytest.mark.slow
 def test_keras_hub_bert_layers_are_told_apart():
     keras_hub = pytest.importorskip("keras_hub")
     backbone = keras_hub.models.BertBackbone(

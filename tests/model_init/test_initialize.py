@@ -214,6 +214,7 @@ def test_report_lookup_by_path_and_unique_name():
     assert "residual branches" in str(report)
 
 
+@pytest.mark.slow
 def test_keras_applications_model():
     model = keras.applications.ResNet50V2(
         weights=None, input_shape=(32, 32, 3), classes=10
