@@ -230,10 +230,12 @@ class GradientHealthCallback(keras.callbacks.Callback):
             model.train_function = self._cached[1]
         else:
             variables = list(model.trainable_variables)
+            if not self.health.matches(variables):
+                # Other variables: a new state, which the wrapper makes.
+                self.health = GradientHealth(**self._health_kwargs)
             with _strategy_scope(model):
-                if not self.health.matches(variables):
-                    self.health = GradientHealth(**self._health_kwargs)
-                    self.health.build(variables)
+                # A health state built at an earlier `fit` is adopted by
+                # the new wrapper, so its running means carry over.
                 wrapper = GradientHealthOptimizer(target, self.health)
                 wrapper.build(variables)
             if target is user_opt:

@@ -6,13 +6,15 @@ variables, so a step never talks to the host: statistics are summed,
 maxed and counted on the device and read once per epoch (or whenever
 the caller chooses).
 
-The step itself, `GradientHealth.stateless_apply`, is a pure function
-written with `keras.ops`: JAX's functional train step carries its state,
-and `apply` reads and writes it in place on TensorFlow and PyTorch. On
-TensorFlow the state is a `tf.Variable` with one copy per replica, and
-`apply` first sums the gradients across `tf.distribute` replicas.
+The step itself, `GradientHealth.update`, is a pure function written
+with `keras.ops`, state in and state out: JAX's functional train step
+carries the state (as `GradientHealthOptimizer`'s variables), and
+`apply` reads and writes it in place. On TensorFlow `apply` first sums
+the gradients across `tf.distribute` replicas; every replica then
+computes the same state, and keeps its own copy of it.
 """
 
+import contextlib
 import warnings
 
 import keras
@@ -177,9 +179,15 @@ class GradientHealth:
         """The `clip_norm` argument: None, a float, or the rule."""
         return self.clip_rule.as_argument()
 
-    def build(self, variables):
+    def build(self, variables, make_variable=None):
         """Creates the state for `variables` (call under the strategy's
-        scope, outside `tf.function`)."""
+        scope, outside `tf.function`).
+
+        `make_variable(name, value)` creates one state variable from its
+        initial numpy value; by default a non-trainable `keras.Variable`.
+        `GradientHealthOptimizer` passes its own `add_variable`, so that
+        the state is the optimizer's.
+        """
         variables = list(variables)
         self._var_keys = [_key(v) for v in variables]
         self.layer_names, self._segment_ids = norms_lib.group_by_layer(
@@ -197,11 +205,8 @@ class GradientHealth:
             initial[f"grad_health_clip_{k}"] = v
         # All statistics in one vector (laid out by `stats.pack`): one
         # read and one write per step.
-        made = (
-            _make_tf_variables(initial)
-            if TENSORFLOW
-            else _make_variables(initial)
-        )
+        make_variable = make_variable or _make_variable
+        made = {name: make_variable(name, v) for name, v in initial.items()}
         self.state = made.pop("grad_health")
         self.rule_state = {k: made[f"grad_health_clip_{k}"] for k in rule_init}
         self._measure_fn = self._measure
@@ -267,7 +272,7 @@ class GradientHealth:
         `grads` are the aggregated (on TensorFlow, summed across
         replicas when `aggregate` and under a strategy) and clipped
         gradients, `None` where the input was `None`; `finite` a scalar
-        bool tensor. Under JAX's tracing use `stateless_apply`.
+        bool tensor. Under JAX's tracing use `update`.
         """
         if not self.built:
             if can_build_here():
@@ -282,15 +287,13 @@ class GradientHealth:
         grads = list(grads)
         if aggregate and TENSORFLOW:
             grads = _sum_across_replicas(grads)
-        values = [
-            v.read_value() if TENSORFLOW else v.value for v in self.variables
-        ]
-        grads, finite, values = self.stateless_apply(values, grads, variables)
+        values = [v.value for v in self.variables]
+        grads, finite, values = self.update(values, grads, variables)
         for v, value in zip(self.variables, values):
             v.assign(value)
         return grads, finite
 
-    def stateless_apply(self, state_values, grads, variables):
+    def update(self, state_values, grads, variables):
         """The pure step: `(grads, finite, new_state_values)`.
 
         `state_values` are the current values of `self.variables`, and
@@ -445,33 +448,20 @@ def _value(v):
 
 
 def _numpy(variable):
-    if TENSORFLOW:
-        return variable.numpy()
+    # On TensorFlow under a strategy, the first replica's copy.
     return ops.convert_to_numpy(variable.value)
 
 
-def _make_variables(initial):
-    return {
-        name: keras.Variable(value, trainable=False, name=name)
-        for name, value in initial.items()
-    }
-
-
-def _make_tf_variables(initial):
-    # Every replica computes the same statistics from the same summed
-    # gradient, so each keeps its own copy (ON_READ) and reads return
-    # the first replica's: no cross-device copy per step.
-    with tf.init_scope():
-        return {
-            name: tf.Variable(
-                value,
-                trainable=False,
-                name=name,
-                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
-                synchronization=tf.VariableSynchronization.ON_READ,
-            )
-            for name, value in initial.items()
-        }
+def _make_variable(name, value):
+    # Every replica computes the same state from the same summed
+    # gradient and updates its own copy ("none": no cross-replica
+    # aggregation, no copy per step). Made outside any `tf.function`
+    # being traced, as `apply` may build lazily.
+    scope = tf.init_scope() if TENSORFLOW else contextlib.nullcontext()
+    with scope:
+        return keras.Variable(
+            value, trainable=False, name=name, aggregation="none"
+        )
 
 
 def _sum_across_replicas(grads):

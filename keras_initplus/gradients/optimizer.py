@@ -3,16 +3,19 @@
 It hands each step's gradients to a `GradientHealth` (which sums them
 across replicas, measures and clips them) and then applies them with the
 wrapped optimizer, or skips the step on every replica when they are not
-finite. Modelled on `keras.optimizers.LossScaleOptimizer`: `apply` on
-TensorFlow and PyTorch, `stateless_apply` for JAX's functional step, the
-health state among the optimizer's `variables` there, and `ops.cond`
-for the skip.
+finite. Modelled on `keras.optimizers.LossScaleOptimizer`: the health
+state is the wrapper's own, made with `add_variable` in `build` and
+listed after the inner optimizer's in `variables` on every backend;
+`apply` updates it in place (TensorFlow's `merge_call` is sealed in
+`_tf_apply`), and `stateless_apply`, JAX's functional step, carries it
+with the rest of the optimizer's state.
 """
 
 import contextlib
 import inspect
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_initplus import private_api
@@ -112,27 +115,47 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
         super().__init__(learning_rate=0.0, name=name or "gradient_health")
         self.inner_optimizer = inner_optimizer
         self.health = health
+        self._health_variables = []  # made or adopted in `build`
         # Loss scaling, if any, is the inner optimizer's business.
         self.loss_scale_factor = None
 
     def build(self, var_list):
         if not self.inner_optimizer.built:
             self.inner_optimizer.build(var_list)
-        if not self.health.built and can_build_here():
+        if not self.health.built:
+            if not can_build_here():
+                raise ValueError(
+                    "GradientHealthOptimizer must be built before `apply` "
+                    "under a distribution strategy: call "
+                    "`optimizer.build(model.trainable_variables)` inside "
+                    "`strategy.scope()`."
+                )
             # JAX's train step gathers `variables` before the first
             # step, so the health state must exist by then; and a loaded
             # model restores it right after this call.
-            self.health.build(var_list)
+            self.health.build(var_list, self._add_state_variable)
+        # A `GradientHealth` built before it was passed in keeps its
+        # variables: the wrapper adopts them as its state.
+        self._health_variables = list(self.health.variables)
         self.built = True
+
+    def _add_state_variable(self, name, value):
+        return self.add_variable(
+            shape=value.shape,
+            initializer=_constant(value),
+            dtype="float32",
+            # Every replica computes the same state from the same summed
+            # gradient and updates its own copy, as LossScaleOptimizer's
+            # state does.
+            aggregation="none",
+            name=name,
+        )
 
     @property
     def variables(self):
-        # On TensorFlow the health state is per replica (ON_READ) and
-        # stays out of the optimizer's checkpointed variables; elsewhere
-        # it is part of the state a functional step carries.
-        if TENSORFLOW or not self.health.built:
-            return self.inner_optimizer.variables
-        return self.inner_optimizer.variables + self.health.variables
+        # The inner optimizer's, then the health state: the state a
+        # functional step carries, in the order `stateless_apply` takes.
+        return self.inner_optimizer.variables + self._health_variables
 
     @property
     def iterations(self):
@@ -153,21 +176,28 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
         self.inner_optimizer.finalize_variable_values(var_list)
 
     def apply(self, grads, trainable_variables=None):
-        if not TENSORFLOW:
-            self._apply_eagerly(grads, trainable_variables)
-            return
-        if tf.distribute.in_cross_replica_context() and (
-            tf.distribute.has_strategy()
-        ):
-            raise ValueError("apply() must be called in a replica context.")
         if trainable_variables is None:
             trainable_variables = self.inner_optimizer._trainable_variables
         variables = list(trainable_variables)
         grads = list(grads)
-        if not self.inner_optimizer.built:
-            self.inner_optimizer.build(variables)
-        if not self.health.built:
-            self.health.build(variables)
+        if not self.built:
+            self.build(variables)
+        if TENSORFLOW:
+            self._tf_apply(grads, variables)
+            return
+        # PyTorch, and JAX outside a traced step: the branch is taken on
+        # the host, as `ops.cond` does on PyTorch.
+        grads, finite = self.health.apply(grads, variables)
+        if bool(ops.convert_to_numpy(finite)):
+            self.inner_optimizer.apply(grads, variables)
+
+    def _tf_apply(self, grads, variables):
+        """TensorFlow: sum across replicas, then apply or skip on every
+        replica, with or without `merge_call`."""
+        if tf.distribute.in_cross_replica_context() and (
+            tf.distribute.has_strategy()
+        ):
+            raise ValueError("apply() must be called in a replica context.")
         inner = self.inner_optimizer
         if getattr(inner, "gradient_accumulation_steps", None):
             _apply_accumulating(inner, self.health, grads, variables)
@@ -199,18 +229,6 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
             cross_replica, args=(grads, variables, finite)
         )
 
-    def _apply_eagerly(self, grads, trainable_variables):
-        # PyTorch (and JAX outside a traced step): the branch is taken
-        # on the host, as `ops.cond` does on PyTorch.
-        if trainable_variables is None:
-            trainable_variables = self.inner_optimizer._trainable_variables
-        variables = list(trainable_variables)
-        if not self.inner_optimizer.built:
-            self.inner_optimizer.build(variables)
-        grads, finite = self.health.apply(grads, variables)
-        if bool(ops.convert_to_numpy(finite)):
-            self.inner_optimizer.apply(grads, variables)
-
     def stateless_apply(self, optimizer_variables, grads, trainable_variables):
         """JAX's step: `(new_weights, new_optimizer_variables)`.
 
@@ -222,8 +240,8 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
         if TENSORFLOW:
             raise ValueError(
                 "`GradientHealthOptimizer.stateless_apply` is the step of "
-                "JAX (and PyTorch); on TensorFlow the health state is kept "
-                "per replica, outside `variables`: call `apply`."
+                "JAX (and PyTorch); on TensorFlow the gradients are summed "
+                "across replicas first: call `apply`."
             )
         if not self.built:
             raise ValueError(
@@ -231,7 +249,7 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
                 "`stateless_apply`: call `optimizer.build(variables)`."
             )
         n = len(self.inner_optimizer.variables)
-        if len(optimizer_variables) != n + len(self.health.variables):
+        if len(optimizer_variables) != len(self.variables):
             raise ValueError(
                 "Argument `optimizer_variables` must match "
                 f"`GradientHealthOptimizer.variables` ({len(self.variables)} "
@@ -242,9 +260,7 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
         inner = [ops.convert_to_tensor(v) for v in optimizer_variables[:n]]
         health = [ops.convert_to_tensor(v) for v in optimizer_variables[n:]]
         weights = [ops.convert_to_tensor(v) for v in trainable_variables]
-        grads, finite, health = self.health.stateless_apply(
-            health, grads, weights
-        )
+        grads, finite, health = self.health.update(health, grads, weights)
 
         def update():
             return self.inner_optimizer.stateless_apply(inner, grads, weights)
@@ -286,9 +302,9 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
 
     def save_own_variables(self, store):
         # The inner optimizer's slots under its own keys, as it saves
-        # them alone; the health state apart, so that a file saved on one
-        # backend (where the state is not among `variables`) loads on
-        # another.
+        # them alone; the health state apart, under keys of its own, as
+        # files of earlier versions (where the state was not among
+        # `variables` on TensorFlow) have it.
         self.inner_optimizer.save_own_variables(store)
         if self.health.built:
             for i, value in enumerate(self.health.state_values()):
@@ -308,6 +324,13 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
 
 def _noop():
     return None
+
+
+def _constant(value):
+    def initializer(shape, dtype=None):
+        return np.asarray(value, dtype or "float32").reshape(shape)
+
+    return initializer
 
 
 def _apply_accumulating(inner, health, grads, variables):

@@ -83,7 +83,9 @@ def reference():
 def state(model, opt):
     return (
         [np.asarray(w) for w in model.get_weights()],
-        [np.asarray(v) for v in opt.variables],
+        # The inner optimizer's slots: the wrapper's `variables` also
+        # hold the health state, which counts the skipped step.
+        [np.asarray(v) for v in opt.inner_optimizer.variables],
     )
 
 

@@ -90,15 +90,24 @@ def test_clipped_then_skipped_then_untouched(step):
     assert s["norm_sum"] == pytest.approx(4.5, rel=1e-5)
 
 
-def test_health_state_is_among_the_variables_off_tensorflow():
+def test_health_state_is_among_the_variables():
+    # On every backend, as LossScaleOptimizer's state is: the wrapper
+    # makes it with `add_variable`, after the inner optimizer's.
     variables, opt = setup()
     names = [v.name for v in opt.variables]
-    if keras.backend.backend() == "tensorflow":
-        # Per replica there, and out of the optimizer's checkpoint.
-        assert "grad_health" not in names
-    else:
-        assert names[-1] == "grad_health"
-        assert len(opt.variables) == len(opt.inner_optimizer.variables) + 1
+    assert names[-1] == "grad_health"
+    assert len(opt.variables) == len(opt.inner_optimizer.variables) + 1
+    assert opt.variables[-1] is opt.health.state
+
+
+def test_a_health_built_before_is_adopted():
+    variables, _ = setup()
+    health = GradientHealth(clip_norm="autoclip")
+    health.build(variables)
+    wrapper = GradientHealthOptimizer(keras.optimizers.SGD(0.1), health)
+    wrapper.build(variables)
+    own = wrapper.variables[len(wrapper.inner_optimizer.variables) :]
+    assert [id(v) for v in own] == [id(v) for v in health.variables]
 
 
 def test_stateless_apply_refuses_the_wrong_number_of_values():

@@ -19,13 +19,13 @@ def traces(monkeypatch):
     """Counts how often the gradient-health step is traced (its Python
     body runs only while tracing)."""
     count = []
-    step = GradientHealth.stateless_apply
+    step = GradientHealth.update
 
     def counting(self, *args, **kwargs):
         count.append(1)
         return step(self, *args, **kwargs)
 
-    monkeypatch.setattr(GradientHealth, "stateless_apply", counting)
+    monkeypatch.setattr(GradientHealth, "update", counting)
     return count
 
 
