@@ -21,7 +21,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "multi_worker_script.py")
 TIMEOUT = 180.0  # seconds, for both workers together
 
-pytestmark = pytest.mark.distributed
+# Each starts processes or logical devices and trains: run in the slow pass.
+pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
 
 def free_ports(n):

@@ -11,7 +11,8 @@ from tests.helpers import REPO
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "strategy_script.py")
 
-pytestmark = pytest.mark.distributed
+# Each starts processes or logical devices and trains: run in the slow pass.
+pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
 
 def run(which):
