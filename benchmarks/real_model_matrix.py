@@ -85,6 +85,13 @@ STEPS = 32  # steps per healthy epoch
 BROKEN_STEPS = 8
 BATCH = 32
 SEQ, VOCAB, BAND = 16, 200, 50
+TABLE_KEYS = (
+    "epoch",
+    "layer",
+    "grad_weight_ratio",
+    "update_weight_ratio",
+    "vanishing_steps",
+)
 
 
 @dataclasses.dataclass
@@ -489,6 +496,11 @@ def run(case, data, seed=0):
         "must": must,
         "allowed": allowed,
         "warnings": [dict(w) for w in cb.warnings],
+        # Each layer's ratios per epoch, to judge other rules offline.
+        "table": [
+            {k: v for k, v in row.items() if k in TABLE_KEYS}
+            for row in cb.table
+        ],
         "loss": loss,
         "val_accuracy": (
             float(h.history["val_accuracy"][-1])
