@@ -12,7 +12,9 @@ Times, in one process per setting and alternating between variants,
   on PyTorch) and reads its norm on the host: the usual way to "see"
   gradients from a callback.
 
-For an MLP and a small CNN, on each backend asked for (TensorFlow and
+For an MLP and a small CNN (and, with `--models`, tiny keras-hub ViT
+and BERT backbones built from constructors, no downloads), on each
+backend asked for (TensorFlow and
 JAX by default; PyTorch with `--backends tensorflow jax torch`), on one
 CPU device and on 2 logical CPU devices: TensorFlow's MirroredStrategy
 and JAX's `keras.distribution.DataParallel`. Steady state is the median
@@ -29,6 +31,7 @@ and then the backends side by side.
 
     python benchmarks/callback_overhead.py [--rounds 6] [--epochs 5]
         [--quick] [--no-mirrored] [--backends tensorflow jax]
+        [--models mlp cnn vit bert]
 """
 
 import argparse
@@ -44,6 +47,10 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 VARIANTS = ("keras", "ours", "naive")
+MODELS = ("mlp", "cnn", "vit", "bert")
+# Batch size per model, and the tiny keras-hub configurations.
+BATCH = {"mlp": 128, "cnn": 64, "vit": 32, "bert": 32}
+VOCAB, SEQ = 200, 32
 BACKENDS = ("tensorflow", "jax", "torch")
 SETTINGS = ("single", "mirrored")
 
@@ -92,7 +99,9 @@ def build(kind, variant, scope):
 
     with scope():
         keras.utils.set_random_seed(0)
-        if kind == "mlp":
+        if kind in ("vit", "bert"):
+            model = _hub_model(kind)
+        elif kind == "mlp":
             model = keras.Sequential(
                 [
                     keras.Input((784,)),
@@ -128,14 +137,51 @@ def build(kind, variant, scope):
     return model, []
 
 
+def _hub_model(kind):
+    import keras
+    import keras_hub
+
+    if kind == "vit":
+        backbone = keras_hub.models.ViTBackbone(
+            image_shape=(32, 32, 3),
+            patch_size=8,
+            num_layers=2,
+            num_heads=2,
+            hidden_dim=32,
+            mlp_dim=64,
+        )
+        pooled = keras.layers.GlobalAveragePooling1D()(backbone.output)
+    else:
+        backbone = keras_hub.models.BertBackbone(
+            vocabulary_size=VOCAB,
+            num_layers=2,
+            num_heads=2,
+            hidden_dim=32,
+            intermediate_dim=64,
+            max_sequence_length=SEQ,
+        )
+        pooled = backbone.output["pooled_output"]
+    return keras.Model(backbone.input, keras.layers.Dense(10)(pooled))
+
+
 def data(kind, n):
     import numpy as np
 
     rng = np.random.default_rng(0)
-    shape = (n, 784) if kind == "mlp" else (n, 28, 28, 1)
-    x = rng.normal(size=shape).astype("float32")
     y = rng.integers(0, 10, size=(n,))
-    return x, y
+    if kind == "bert":
+        x = {
+            "token_ids": rng.integers(1, VOCAB, size=(n, SEQ)),
+            "segment_ids": np.zeros((n, SEQ), "int32"),
+            "padding_mask": np.ones((n, SEQ), "bool"),
+        }
+        return x, y
+    shape = {
+        "mlp": (n, 784),
+        "cnn": (n, 28, 28, 1),
+        "vit": (n, 32, 32, 3),
+    }[kind]
+    return rng.normal(size=shape).astype("float32"), y
 
 
 def _gradient_norm_function(model, loss_fn):
@@ -210,7 +256,10 @@ def naive_callback_class():
 
         def on_train_batch_end(self, batch, logs=None):
             i = (batch * self.bs) % len(self.x)
-            xb = self.x[i : i + self.bs]
+            if isinstance(self.x, dict):  # BERT's named inputs
+                xb = {k: v[i : i + self.bs] for k, v in self.x.items()}
+            else:
+                xb = self.x[i : i + self.bs]
             yb = self.y[i : i + self.bs]
             self.norms.append(float(self.grad_norm(xb, yb)))
 
@@ -232,8 +281,8 @@ def run(args, setting):
 
     scope, label = distribution_scope(keras.backend.backend(), setting)
     results = {}
-    for kind in ("mlp", "cnn"):
-        batch = 128 if kind == "mlp" else 64
+    for kind in args.models:
+        batch = BATCH[kind]
         n = batch * args.steps
         x, y = data(kind, n)
         models = {v: build(kind, v, scope) for v in VARIANTS}
@@ -318,8 +367,10 @@ def side_by_side(table):
     for backend in backends:
         header += f" {backend:>22}"
     print(header)
-    for setting in SETTINGS:
-        for kind in ("mlp", "cnn"):
+    settings = list(dict.fromkeys(st for _, st in table))
+    kinds = list(dict.fromkeys(k for res in table.values() for k in res))
+    for setting in settings:
+        for kind in kinds:
             row = f"{setting:9} {kind:5}"
             for backend in backends:
                 res = table.get((backend, setting), {}).get(kind)
@@ -356,6 +407,9 @@ def main():
     parser.add_argument(
         "--backends", nargs="+", choices=BACKENDS, default=BACKENDS[:2]
     )
+    parser.add_argument(
+        "--models", nargs="+", choices=MODELS, default=MODELS[:2]
+    )
     parser.add_argument("--child", choices=SETTINGS)
     args = parser.parse_args()
     if args.quick:
@@ -379,6 +433,7 @@ def main():
             if backend == "torch" and setting == "mirrored":
                 continue  # Keras has no multi-device fit on PyTorch.
             cmd = [sys.executable, __file__, "--child", setting]
+            cmd += ["--models", *args.models]
             for flag in ("rounds", "epochs", "steps"):
                 cmd += [f"--{flag}", str(getattr(args, flag))]
             out = subprocess.run(
