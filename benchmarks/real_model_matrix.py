@@ -251,6 +251,9 @@ DEAD = {
     "ResNet50V2": (
         "conv3_block2_1_bn",
         [
+            # Its ReLU feeds only the dead branch (the shortcut is the
+            # block's input), so its gradient is zero too.
+            "conv3_block2_preact_bn",
             "conv3_block2_1_conv",
             "conv3_block2_2_conv",
             "conv3_block2_2_bn",
