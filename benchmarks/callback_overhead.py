@@ -173,7 +173,7 @@ def data(kind, n):
         x = {
             "token_ids": rng.integers(1, VOCAB, size=(n, SEQ)),
             "segment_ids": np.zeros((n, SEQ), "int32"),
-            "padding_mask": np.ones((n, SEQ), "bool"),
+            "padding_mask": np.ones((n, SEQ), "int32"),
         }
         return x, y
     shape = {
