@@ -5,9 +5,11 @@ end `find_alerts` turns their means into at most one `Alert` per kind. Every
 signal here exists from the first step and needs no history, so a fit
 of four steps is judged as well as one of four thousand:
 
-- vanishing: a layer's gradient-to-weight ratio `||g_l|| / ||w_l||` is
-  far below the largest layer's in most steps (depth-relative, so it
-  holds whatever the loss scale or learning rate);
+- vanishing: a weight matrix's gradient-to-weight ratio
+  `||g_l|| / ||w_l||` is far below the largest matrix's in most steps
+  (depth-relative, so it holds whatever the loss scale or learning
+  rate), or a layer of another kind (normalization, embedding, gate;
+  see `roles`) gets no gradient at all in most steps;
 - exploding: the ratio itself is huge, or the update it implies (from
   the optimizer's learning rate, after clipping) is larger than the
   weights, or the global norm jumps far above its running mean;
@@ -31,6 +33,8 @@ import math
 
 import numpy as np
 
+from keras_initplus.gradients import roles as roles_lib
+
 KINDS = ("vanishing", "exploding", "nonfinite", "collapse")
 SHOWN_LAYERS = 3
 
@@ -43,6 +47,11 @@ _TITLE = {
 _INIT_ADVICE = (
     "HeAvgFanNormal, Orthogonal(gain=...), LSUV or "
     "initializer_for(activation, depth=...)"
+)
+_DEAD_ADVICE = (
+    "looking upstream of them for a dead unit (a bias or normalization "
+    "shift far below zero before a ReLU or GELU, a gate saturated at "
+    "zero) or a branch cut off from the loss"
 )
 
 
@@ -111,30 +120,15 @@ def find_alerts(summary, health):
     )
     alerts = []
     if steps > 0:
-        ratio = summary.ratio
-        best = ratio.max() if ratio.size else 0.0
         low = summary.low_steps >= max(1.0, health.vanishing_fraction * steps)
         exploding = _exploding(summary, names, health, clip_tip)
         # Next to a layer whose ratio explodes every other layer looks
         # small: that is the explosion, not a second problem.
         if exploding is not None and exploding.measure == "grad_weight_ratio":
             low[:] = False
-        if low.any() and best > 0:
-            rel = ratio[low] / best
-            alerts.append(
-                Alert(
-                    "vanishing",
-                    "relative_ratio",
-                    tuple(names[low]),
-                    float(rel.min()),
-                    health.vanishing_threshold,
-                    f"Their gradient-to-weight ratio was below "
-                    f"{health.vanishing_threshold:g} x the largest layer's "
-                    f"in at least {health.vanishing_fraction:.0%} of "
-                    f"{int(steps)} steps (lowest mean: {rel.min():.2g} x)",
-                    _INIT_ADVICE,
-                )
-            )
+        vanishing = _vanishing(summary, names, health, low)
+        if vanishing is not None:
+            alerts.append(vanishing)
         if exploding is not None:
             alerts.append(exploding)
     if summary.grad_nonfinite > 0:
@@ -153,6 +147,55 @@ def find_alerts(summary, health):
             )
         )
     return alerts
+
+
+def _vanishing(summary, names, health, low):
+    """One "vanishing" alert for the `low` layers: weight matrices far
+    below the reference, and other layers with no gradient at all."""
+    if not low.any():
+        return None
+    roles = np.asarray(health.layer_roles, dtype=object)
+    if roles.shape != low.shape:
+        roles = np.full(low.shape, roles_lib.MATRIX, dtype=object)
+    ratio = summary.ratio
+    reference = roles == roles_lib.MATRIX
+    best = ratio[reference].max() if reference.any() else 0.0
+    slow = low & (roles != roles_lib.ZERO_ONLY) & (ratio > 0)
+    if not best > 0:
+        slow[:] = False
+    dead = low & ~slow
+    parts, advice = [], []
+    value, threshold, measure = 0.0, 0.0, "zero_gradient"
+    if slow.any():
+        rel = ratio[slow] / best
+        value, threshold = float(rel.min()), health.vanishing_threshold
+        measure = "relative_ratio"
+        n = int(slow.sum())
+        which = "1 weight matrix" if n == 1 else f"{n} weight matrices"
+        parts.append(
+            f"the gradient-to-weight ratio of {which} was below "
+            f"{health.vanishing_threshold:g} x the largest matrix's "
+            f"(lowest mean: {rel.min():.2g} x)"
+        )
+        advice.append(_INIT_ADVICE)
+    if dead.any():
+        parts.append(
+            f"{_count(int(dead.sum()), 'layer')} got no gradient at all"
+        )
+        advice.append(_DEAD_ADVICE)
+    detail = (
+        f"In at least {health.vanishing_fraction:.0%} of "
+        f"{int(summary.steps)} steps, " + "; and ".join(parts)
+    )
+    return Alert(
+        "vanishing",
+        measure,
+        tuple(names[slow | dead]),
+        value,
+        threshold,
+        detail,
+        ", or ".join(advice),
+    )
 
 
 def _exploding(summary, names, health, clip_tip):

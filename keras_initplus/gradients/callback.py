@@ -108,10 +108,11 @@ class GradientHealthCallback(keras.callbacks.Callback):
     `fit`, as EarlyStopping's does. Each warning is one line on the
     `keras_initplus.gradients` logger: the kind, the first three layers
     and "and N more", the measured value and its threshold, and what to
-    try. Every warning,
-    logged or rate-limited, is also kept in `callback.warnings` as a
-    dict (`epoch`, `kind`, `measure`, `layers`, `value`, `threshold`,
-    `message`, `logged`).
+    try. Every warning, logged or rate-limited, is also kept in
+    `callback.warnings`, once per `fit`, as a dict (`epoch`, the first
+    epoch it was found at, and `epochs`, all of them; `kind`, `measure`,
+    `layers`, `value`, `threshold` and `message` as first found;
+    `logged`).
 
     Example:
 
@@ -132,7 +133,7 @@ class GradientHealthCallback(keras.callbacks.Callback):
         clip_mode="global",
         *,
         stop_on_nonfinite=False,
-        vanishing_threshold=1e-2,
+        vanishing_threshold=5e-3,
         vanishing_fraction=0.5,
         explode_ratio=1e3,
         explode_update=1.0,
@@ -202,6 +203,7 @@ class GradientHealthCallback(keras.callbacks.Callback):
         self._epochs_seen = 0
         # One `alerts.EpochRecord` per epoch, for the collapse rule.
         self._history = []
+        self._this_fit = {}
 
     # -- installing and restoring -------------------------------------
 
@@ -233,6 +235,7 @@ class GradientHealthCallback(keras.callbacks.Callback):
             if not self.health.matches(variables):
                 # Other variables: a new state, which the wrapper makes.
                 self.health = GradientHealth(**self._health_kwargs)
+                self.health.read_model(model)
             with _strategy_scope(model):
                 # A health state built at an earlier `fit` is adopted by
                 # the new wrapper, so its running means carry over.
@@ -251,6 +254,7 @@ class GradientHealthCallback(keras.callbacks.Callback):
             model.train_function = guarded
         # Each `fit` is judged on its own, as Keras's EarlyStopping does.
         self._history = []
+        self._this_fit = {}
         self.health.reset_epoch()
 
     def _stand_aside(self, model):
@@ -423,9 +427,19 @@ class GradientHealthCallback(keras.callbacks.Callback):
             if alert.kind == "nonfinite":
                 self.nonfinite_layers = list(alert.layers)
             logged = self._rate_limited(alert)
-            self.warnings.append(
-                dict(epoch=summary.epoch, **alert.as_dict(), logged=logged)
+            seen = self._this_fit.get(alert.key)
+            if seen is not None:
+                # The same warning again: one entry, with its epochs.
+                seen["epochs"].append(summary.epoch)
+                continue
+            entry = dict(
+                epoch=summary.epoch,
+                epochs=[summary.epoch],
+                **alert.as_dict(),
+                logged=logged,
             )
+            self._this_fit[alert.key] = entry
+            self.warnings.append(entry)
 
     def _rate_limited(self, alert):
         now = time.monotonic()

@@ -27,6 +27,7 @@ from keras_initplus.backend_support import (
 )
 from keras_initplus.gradients import clipping
 from keras_initplus.gradients import norms as norms_lib
+from keras_initplus.gradients import roles as roles_lib
 from keras_initplus.gradients import stats as stats_lib
 from keras_initplus.validation import check_float, check_int
 
@@ -64,9 +65,14 @@ class GradientHealth:
 
     Detection statistics, accumulated on the device and judged once per
     epoch by `keras_initplus.gradients.alerts.find_alerts`:
-    - for each layer, the number of steps in which its `r_l` is below
-      `vanishing_threshold` times the step's largest `r_l` (vanishing
-      when that is at least `vanishing_fraction` of the epoch's steps);
+    - for each layer, the number of steps in which it is vanishing: for
+      a weight matrix, its `r_l` below `vanishing_threshold` times the
+      step's largest `r_l` of a weight matrix other than the first; for
+      other weights (normalization, embeddings, depthwise kernels,
+      attention query and key, squeeze-excite gates: see
+      `gradients.roles`), a gradient that is exactly zero. A layer that
+      is so in at least `vanishing_fraction` of the epoch's steps is
+      named;
     - the sums of `r_l` and of `r_l` after clipping (exploding when the
       mean `r_l` exceeds `explode_ratio`, or the update it implies
       exceeds `explode_update` times the weights);
@@ -80,8 +86,8 @@ class GradientHealth:
         clip_norm: None (measure only), a positive float, `"autoclip"`,
             `"zclip"`, or an `AutoClip` / `ZClip` instance.
         clip_mode: `"global"` (default) or `"layer"`.
-        vanishing_threshold: Float in (0, 1), default `1e-2`: two orders
-            of magnitude below the best-trained layer.
+        vanishing_threshold: Float in (0, 1), default `5e-3`: more than
+            two orders of magnitude below the best-trained weight matrix.
         vanishing_fraction: Float in (0, 1], default 0.5: the share of an
             epoch's steps a layer must spend below the threshold.
         explode_ratio: Float > 0, default `1e3`: a mean gradient-to-weight
@@ -113,7 +119,7 @@ class GradientHealth:
         clip_norm=None,
         clip_mode="global",
         *,
-        vanishing_threshold=1e-2,
+        vanishing_threshold=5e-3,
         vanishing_fraction=0.5,
         explode_ratio=1e3,
         explode_update=1.0,
@@ -143,6 +149,8 @@ class GradientHealth:
         self.built = False
         self.layer_names = []
         self.layer_sizes = []
+        self.layer_roles = ()
+        self._zero_only = frozenset()
 
     def get_config(self):
         return {
@@ -179,6 +187,15 @@ class GradientHealth:
         """The `clip_norm` argument: None, a float, or the rule."""
         return self.clip_rule.as_argument()
 
+    def read_model(self, model):
+        """Reads from `model` which layers the vanishing rule judges only
+        for a zero gradient although their weights look like matrices:
+        depthwise convolutions, attention query and key, squeeze-excite
+        branches (see `gradients.roles`). Call before `build`;
+        `GradientHealthCallback` does. Without it, layers named `query`
+        and `key` are still recognised, the others judged as matrices."""
+        self._zero_only = frozenset(roles_lib.zero_only_variables(model))
+
     def build(self, variables, make_variable=None):
         """Creates the state for `variables` (call under the strategy's
         scope, outside `tf.function`).
@@ -194,6 +211,9 @@ class GradientHealth:
             variables
         )
         n = len(self.layer_names)
+        self.layer_roles = roles_lib.layer_roles(
+            variables, self._segment_ids, n, self._zero_only
+        )
         sizes = np.zeros((n,), np.int64)
         for v, j in zip(variables, self._segment_ids):
             sizes[j] += int(np.prod(v.shape))
@@ -242,6 +262,8 @@ class GradientHealth:
         """Restores `state_values()` output; warns and keeps the current
         state when it was saved for other variables."""
         values = [np.asarray(v) for v in values]
+        if values:
+            values[0] = stats_lib.upgrade(values[0], len(self.layer_names))
         shapes = [tuple(v.shape) for v in self.variables]
         if [v.shape for v in values] != shapes:
             warnings.warn(
@@ -407,10 +429,20 @@ class GradientHealth:
             kept = ops.minimum(1.0, thr / ops.maximum(ln, 1e-30))
         else:
             kept = ops.minimum(1.0, thr / ops.maximum(safe_norm, 1e-30))
-        best = ops.max(ops.where(has, rt, 0.0))
-        low = ops.logical_and(
-            ops.logical_and(scaled, has), rt < self.vanishing_threshold * best
+        roles = np.asarray(self.layer_roles, dtype=object)
+        reference = has & (roles == roles_lib.MATRIX)
+        compared = has & (roles != roles_lib.ZERO_ONLY)
+        best = ops.max(ops.where(reference, rt, 0.0))
+        slow = ops.logical_and(
+            ops.logical_and(scaled, compared),
+            rt < self.vanishing_threshold * best,
         )
+        # Weights on another scale (see `roles`) count only when no
+        # gradient at all reaches them.
+        dead = ops.logical_and(
+            ops.logical_and(usable, has & ~compared), ln == 0.0
+        )
+        low = ops.logical_or(slow, dead)
         layer_spike = ops.logical_and(
             ops.logical_and(usable, warm), ln > self.explode_factor * L.ema
         )
@@ -426,6 +458,11 @@ class GradientHealth:
             + ops.cast(ops.logical_not(layer_finite), f32),
             weight_norm=ops.where(
                 ops.logical_and(usable, has), w_norm, L.weight_norm
+            ),
+            weight_norm_start=ops.where(
+                ops.logical_and(ops.logical_and(usable, has), s.steps == 0),
+                w_norm,
+                L.weight_norm_start,
             ),
             ema=ops.where(usable, L.ema + rate * (ln - L.ema), L.ema),
         )

@@ -57,6 +57,7 @@ class LayerStats(NamedTuple):
     nonfinite_steps: object
     weight_norm: object  # ||w_l|| at the last finite step
     ema: object  # running mean of the layer's gradient norm
+    weight_norm_start: object  # ||w_l|| at the epoch's first finite step
 
 
 PERSISTENT_LAYER_FIELDS = ("weight_norm", "ema")
@@ -108,6 +109,17 @@ def pack(stats):
     )
 
 
+def upgrade(flat, num_layers):
+    """`flat` in this version's layout: a state saved before
+    `weight_norm_start` existed gets that field as zeros (the next
+    step fills it). Other lengths are returned as they are."""
+    flat = np.asarray(flat)
+    old = size(num_layers) - num_layers
+    if flat.shape == (old,):
+        flat = np.concatenate([flat, np.zeros((num_layers,), flat.dtype)])
+    return flat
+
+
 def reset_epoch(flat, num_layers):
     """A numpy copy of `flat` with the per-epoch statistics zeroed."""
     flat = np.array(flat)
@@ -137,28 +149,33 @@ _PER_ELEMENT = tuple(
 )
 
 
-def update_ratios(optimizer, mean_update, weight_norm, sizes):
+def update_ratios(optimizer, mean_update, weight_norm, sizes, start=None):
     """Per-layer estimates of `||update_l|| / ||w_l||` for one step.
 
     For SGD, `lr * ||clipped g_l|| / ||w_l||` (`mean_update`, the
     epoch's mean), divided by `1 - momentum` (the steady-state gain of
     heavy-ball momentum). For Adam-like optimizers (Adam, AdamW,
     Adamax, Nadam, RMSprop, Adagrad, Lion), whose early steps move each
-    weight by about `lr`, `lr / rms(w_l)`. None for other optimizers,
-    or when the learning rate cannot be read. Layers whose weights are
-    all zero get 0: any step is "larger" than them, which says nothing.
+    weight by about `lr`, `lr / rms(w_l)`, with `w_l` the weights at the
+    epoch's start (`start`, else `weight_norm`): a learning rate far
+    too high grows the weights within a few steps, and against those
+    grown weights its steps would look small. None for other
+    optimizers, or when the learning rate cannot be read. Layers whose
+    weights are all zero get 0: any step is "larger" than them, which
+    says nothing.
     """
     try:
         lr = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
     except (AttributeError, TypeError, ValueError):
         return None
     w = np.asarray(weight_norm)
-    safe_w = np.where(w > 0, w, 1.0)
     if isinstance(optimizer, keras.optimizers.SGD):
         momentum = float(getattr(optimizer, "momentum", 0.0) or 0.0)
         gain = lr / max(1.0 - momentum, 1e-3)
         est = gain * np.asarray(mean_update)
     elif isinstance(optimizer, _PER_ELEMENT):
+        w = w if start is None else np.asarray(start)
+        safe_w = np.where(w > 0, w, 1.0)
         rms = safe_w / np.sqrt(np.maximum(np.asarray(sizes, float), 1.0))
         est = lr / rms
     else:
@@ -240,7 +257,11 @@ def summarize(stats, layers, sizes, epoch=0, optimizer=None):
     update = None
     if optimizer is not None and steps > 0:
         update = update_ratios(
-            optimizer, rows.update_sum / steps, rows.weight_norm, sizes
+            optimizer,
+            rows.update_sum / steps,
+            rows.weight_norm,
+            sizes,
+            start=rows.weight_norm_start,
         )
     return EpochSummary(
         epoch=epoch,

@@ -54,7 +54,7 @@ def test_small_init_sigmoid_is_vanishing_after_one_epoch_of_8_steps():
     cb = GradientHealthCallback()
     found = fit(model, keras.optimizers.SGD(0.1), cb, x, y, batch=32)
     (w,) = [w for w in found if w["epoch"] == 0]
-    assert w["kind"] == "vanishing" and w["value"] < w["threshold"] == 1e-2
+    assert w["kind"] == "vanishing" and w["value"] < w["threshold"] == 5e-3
     assert w["layers"][0] == "net/h0" and "net/out" not in w["layers"]
     # One line: kind, first three layers then "and N more", the value
     # and threshold, and what to try.
@@ -62,7 +62,8 @@ def test_small_init_sigmoid_is_vanishing_after_one_epoch_of_8_steps():
     assert "\n" not in msg and msg.startswith("Vanishing gradients in")
     n = len(w["layers"])
     assert f"net/h0, net/h1, net/h2 and {n - 3} more" in msg
-    assert "below 0.01 x the largest" in msg and "initializer_for" in msg
+    assert "below 0.005 x the largest matrix's" in msg
+    assert "initializer_for" in msg
 
 
 def test_large_init_relu_is_exploding_after_one_epoch_of_4_steps():
@@ -123,6 +124,7 @@ def test_a_growing_list_is_not_repeated():
             nonfinite_steps=zeros,
             weight_norm=ones,
             ema=zeros,
+            weight_norm_start=ones,
         )
         scalars = stats.StepStats(4.0, 4.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         state = stats.HealthStats(stats.Running(0.0, 0.0), scalars, layers)
@@ -144,6 +146,7 @@ def test_rate_limited_warnings_are_kept_as_data(caplog):
         found = fit(
             model, keras.optimizers.SGD(0.1), cb, x, y, batch=32, epochs=3
         )
-    assert [w["epoch"] for w in found] == [0, 1, 2]
-    assert [w["logged"] for w in found] == [True, False, False]
+    # One entry for the one warning, with every epoch it was found at.
+    (w,) = found
+    assert w["epoch"] == 0 and w["epochs"] == [0, 1, 2] and w["logged"]
     assert len(caplog.records) == 1
