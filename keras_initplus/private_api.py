@@ -35,6 +35,7 @@ _FUNCTIONAL = "a Functional model"
 CALLBACK = "keras.callbacks.Callback"
 TENSORFLOW_MODULE = "the tensorflow module (TensorFlow backend)"
 JAX_TRAINER = "keras.Model (JAX backend)"
+VARIABLE = "keras.Variable"
 # Owners whose entries exist on one backend only; `check` skips them
 # elsewhere.
 BACKEND_OF = {
@@ -99,6 +100,14 @@ PRIVATE_API = (
         "overridden on the instance while the train function is made: "
         "JAX's make_train_function jits `self.train_step`, and a fresh "
         "function gives each installed wrapper its own trace",
+    ),
+    PrivateAttribute(
+        VARIABLE,
+        "_value",
+        "gradients/metrics.py",
+        "on JAX, None while `fit` carries the optimizer's variables "
+        "through the step (`_purge_model_variables`): the grad_* "
+        "metrics then report NaN instead of reading them",
     ),
     PrivateAttribute(
         "keras.layers.Layer",
@@ -203,6 +212,7 @@ def _probes():
             else None
         ),
         JAX_TRAINER: functional,
+        VARIABLE: keras.Variable(0.0),
         OPTIMIZER: optimizer,
         _FUNCTIONAL: functional,
         "keras.Sequential": sequential,

@@ -24,6 +24,7 @@ from keras_initplus.backend_support import (
     TENSORFLOW,
     check_gradient_backend,
 )
+from keras_initplus.gradients import metrics as metrics_lib
 from keras_initplus.gradients.health import GradientHealth, can_build_here
 
 if TENSORFLOW:
@@ -76,8 +77,10 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
             With neither, the wrapper measures and skips non-finite
             steps without clipping.
 
-    The wrapper adds nothing to `fit`'s `logs`; for the `grad_*` keys,
-    compile the plain optimizer and pass `GradientHealthCallback`.
+    Keras gives an optimizer no way into `fit`'s `logs`: for the
+    `grad_*` keys the callback writes, pass `metrics=opt.log_metrics()`
+    to `compile` (see `log_metrics`), or compile the plain optimizer and
+    pass `GradientHealthCallback`.
 
     Example:
 
@@ -168,6 +171,24 @@ class GradientHealthOptimizer(keras.optimizers.Optimizer):
     @learning_rate.setter
     def learning_rate(self, value):
         self.inner_optimizer.learning_rate = value
+
+    def log_metrics(self):
+        """Keras metrics that write the `grad_*` keys into `fit`'s logs.
+
+        `model.compile(opt, loss, metrics=opt.log_metrics())` (beside
+        other metrics: `metrics=["mae", *opt.log_metrics()]`) gives
+        `history.history` the keys `GradientHealthCallback` writes, with
+        its epoch values: `grad_norm` (the mean pre-clip global norm of
+        the epoch's applied steps), `grad_norm_max`, `grad_clipped` (the
+        fraction of them clipped) and `grad_nonfinite` (steps skipped).
+        Keras resets them, and so this wrapper's window
+        (`health.reset_epoch()`), at each epoch's start and when
+        `evaluate` starts, fit's validation included, where they are
+        NaN. Per batch they are NaN on JAX. A multi-output model names
+        them by output (`metrics={"out": ...}` gives `out_grad_norm`).
+        Returns four new `GradientHealthMetric`s.
+        """
+        return metrics_lib.log_metrics(self)
 
     def scale_loss(self, loss):
         return self.inner_optimizer.scale_loss(loss)
