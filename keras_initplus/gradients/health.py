@@ -151,6 +151,7 @@ class GradientHealth:
         self.layer_sizes = []
         self.layer_roles = ()
         self._zero_only = frozenset()
+        self._normalized = None
 
     def get_config(self):
         return {
@@ -191,10 +192,14 @@ class GradientHealth:
         """Reads from `model` which layers the vanishing rule judges only
         for a zero gradient although their weights look like matrices:
         depthwise convolutions, attention query and key, squeeze-excite
-        branches (see `gradients.roles`). Call before `build`;
-        `GradientHealthCallback` does. Without it, layers named `query`
-        and `key` are still recognised, the others judged as matrices."""
+        branches (see `gradients.roles`), and whether it has
+        normalization layers (then the stem does not set the reference).
+        Call before `build`; `GradientHealthCallback` does. Without it,
+        layers named `query` and `key` are still recognised, the others
+        judged as matrices, and normalization told by variables named
+        `gamma` or `beta`."""
         self._zero_only = frozenset(roles_lib.zero_only_variables(model))
+        self._normalized = roles_lib.has_normalization(model)
 
     def build(self, variables, make_variable=None):
         """Creates the state for `variables` (call under the strategy's
@@ -212,7 +217,7 @@ class GradientHealth:
         )
         n = len(self.layer_names)
         self.layer_roles = roles_lib.layer_roles(
-            variables, self._segment_ids, n, self._zero_only
+            variables, self._segment_ids, n, self._zero_only, self._normalized
         )
         sizes = np.zeros((n,), np.int64)
         for v, j in zip(variables, self._segment_ids):

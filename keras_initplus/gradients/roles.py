@@ -16,9 +16,16 @@ healthy models:
   other features.
 
 Those are judged only for a gradient that is exactly zero: a dead unit
-or a branch cut off from the loss. The first weight matrix (the stem)
-is judged, but does not set the reference: it reads the raw input, and
-its ratio can be orders of magnitude above the body's.
+or a branch cut off from the loss.
+
+In a network with normalization layers the first weight matrix (the
+stem) is judged, but does not set the reference: it reads the raw input
+before any normalization, and its ratio can be orders of magnitude
+above the body's (ResNet50V2's `conv1_conv`: 27 against 0.06 for
+`conv5_*`), which would make every healthy block look vanishing.
+Without normalization the stem stays in the reference: there it is on
+the body's scale, and in a saturated network it may be the one layer
+whose gradient is still healthy.
 """
 
 import keras
@@ -44,6 +51,18 @@ _GLOBAL_POOLS = (
     keras.layers.GlobalMaxPooling2D,
     keras.layers.GlobalMaxPooling3D,
 )
+_NORM_NAMES = ("gamma", "beta")
+_NORMALIZATION = tuple(
+    getattr(keras.layers, name)
+    for name in (
+        "BatchNormalization",
+        "LayerNormalization",
+        "GroupNormalization",
+        "RMSNormalization",
+        "UnitNormalization",
+    )
+    if hasattr(keras.layers, name)
+)
 _DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
 # How far back from a Multiply a squeeze-excite branch may reach.
 _GATE_DEPTH = 8
@@ -54,7 +73,9 @@ def _short(variable):
     return path.split(":")[0].rsplit("/", 1)[-1]
 
 
-def layer_roles(variables, segment_ids, num_layers, zero_only=()):
+def layer_roles(
+    variables, segment_ids, num_layers, zero_only=(), normalized=None
+):
     """One role per layer (`MATRIX`, `STEM` or `ZERO_ONLY`).
 
     Args:
@@ -63,6 +84,10 @@ def layer_roles(variables, segment_ids, num_layers, zero_only=()):
         num_layers: the number of layers.
         zero_only: ids (`id(v)`) of variables known from the model to be
             `ZERO_ONLY` (see `zero_only_variables`).
+        normalized: whether the network has normalization layers (see
+            `has_normalization`); None: whether any variable is named
+            `gamma` or `beta`, as Keras's normalization layers name
+            their scale and shift.
     """
     zero_only = set(zero_only)
     matrix = np.zeros((num_layers,), bool)
@@ -77,10 +102,18 @@ def layer_roles(variables, segment_ids, num_layers, zero_only=()):
         if name.rsplit("/", 1)[-1] in _SCORE_NAMES:
             gated[j] = True
     roles = np.where(matrix & ~gated, MATRIX, ZERO_ONLY).astype(object)
+    if normalized is None:
+        normalized = any(_short(v) in _NORM_NAMES for v in variables)
     first = np.flatnonzero(roles == MATRIX)
-    if first.size:
+    if normalized and first.size:
         roles[first[0]] = STEM
     return tuple(roles)
+
+
+def has_normalization(model):
+    """Whether any layer inside `model` is a Keras normalization layer
+    (or a subclass, as keras-hub's are)."""
+    return any(isinstance(x, _NORMALIZATION) for x in walk.sublayers(model))
 
 
 def zero_only_variables(model):

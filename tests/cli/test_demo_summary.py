@@ -41,6 +41,11 @@ def test_warning_cells_list_kind_epochs_and_layers():
     assert warning_cell(r) == "collapse ep 3 (h3); vanishing ep 1 (h3)"
     table = results_table({"lsuv": r}, 3, 0.9)
     assert "lsuv" in table and "0.950  0.500" in table and ">3" not in table
+    # One entry per warning and fit, with every epoch it was raised at.
+    r["alerts"] = [
+        {"epoch": 0, "epochs": [0, 1, 4], "kind": "vanishing", "layers": ["a"]}
+    ]
+    assert warning_cell(r) == "vanishing ep 1-2,5 (a)"
 
 
 def test_the_conclusion_is_computed_from_the_results():

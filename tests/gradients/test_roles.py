@@ -98,11 +98,22 @@ def _one_step(kinds, scales):
     return health.layer_roles, health.stats().layers.low_steps
 
 
-def test_matrices_are_compared_with_the_largest_matrix_but_the_stem():
+def test_with_normalization_the_stem_does_not_set_the_reference():
     # The stem's ratio (1e3) does not set the reference: the body's
     # largest matrix does (1.0). 4e-3 of it is slow; 6e-3 is not.
-    found, low = _one_step(["dense"] * 4, [1e3, 1.0, 6e-3, 4e-3])
-    assert found == (roles.STEM, roles.MATRIX, roles.MATRIX, roles.MATRIX)
+    found, low = _one_step(
+        ["dense", "norm", "dense", "dense", "dense"],
+        [1e3, 1.0, 1.0, 6e-3, 4e-3],
+    )
+    assert found[0] == roles.STEM and found[2:] == (roles.MATRIX,) * 3
+    np.testing.assert_array_equal(low, [0, 0, 0, 0, 1])
+
+
+def test_without_normalization_the_stem_sets_the_reference():
+    # A saturated plain network: the stem may be the one layer whose
+    # gradient is still healthy. 1e-3 x the stem's ratio is slow.
+    found, low = _one_step(["dense"] * 4, [1.0, 0.05, 6e-3, 1e-3])
+    assert found == (roles.MATRIX,) * 4
     np.testing.assert_array_equal(low, [0, 0, 0, 1])
 
 

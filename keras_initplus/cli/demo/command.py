@@ -142,6 +142,12 @@ def epoch_ranges(epochs):
     )
 
 
+def alert_epochs(alert):
+    """The epochs an alert was raised at (one entry per warning and
+    `fit` holds them all)."""
+    return alert.get("epochs", [alert["epoch"]])
+
+
 def warning_cell(run):
     """Each kind of warning once: the epochs it was raised at and the
     layers its first instance named."""
@@ -154,7 +160,7 @@ def warning_cell(run):
         shown = ", ".join(layers[:2])
         if len(layers) > 2:
             shown += f" +{len(layers) - 2}"
-        epochs = epoch_ranges(a["epoch"] for a in found)
+        epochs = epoch_ranges(e for a in found for e in alert_epochs(a))
         parts.append(f"{kind} ep {epochs} ({shown})")
     if run.get("diverged"):
         parts.append("stopped: non-finite loss")
@@ -204,7 +210,12 @@ def plot_panels(results, groups, path, title, target):
             top.plot(x, r["val_accuracy"], color=f"C{i}", label=label)
             bottom.plot(range(1, len(r["loss"]) + 1), r["loss"], color=f"C{i}")
             hit = sorted(
-                {a["epoch"] for a in r["alerts"] if a["kind"] == "collapse"}
+                {
+                    e
+                    for a in r["alerts"]
+                    if a["kind"] == "collapse"
+                    for e in alert_epochs(a)
+                }
             )
             hit = [e for e in hit if e < len(r["val_accuracy"])]
             if hit:

@@ -160,7 +160,7 @@ def train_run(
         # The callback's warnings, logged or rate-limited, with their
         # 0-based epoch, kind and layers.
         "alerts": [
-            {k: w[k] for k in ("epoch", "kind", "measure", "layers")}
+            {k: w[k] for k in ("epoch", "epochs", "kind", "measure", "layers")}
             for w in (cb.warnings if cb is not None else [])
         ],
     }
