@@ -67,7 +67,8 @@ class GradientHealth:
     epoch by `keras_initplus.gradients.alerts.find_alerts`:
     - for each layer, the number of steps in which it is vanishing: for
       a weight matrix, its `r_l` below `vanishing_threshold` times the
-      step's largest `r_l` of a weight matrix other than the first; for
+      step's largest `r_l` of a weight matrix (leaving out the first,
+      the stem, in a network with normalization layers); for
       other weights (normalization, embeddings, depthwise kernels,
       attention query and key, squeeze-excite gates: see
       `gradients.roles`), a gradient that is exactly zero. A layer that
