@@ -218,7 +218,11 @@ class GradientHealth:
         )
         n = len(self.layer_names)
         self.layer_roles = roles_lib.layer_roles(
-            variables, self._segment_ids, n, self._zero_only, self._normalized
+            variables,
+            self.layer_names,
+            self._segment_ids,
+            self._zero_only,
+            self._normalized,
         )
         sizes = np.zeros((n,), np.int64)
         for v, j in zip(variables, self._segment_ids):

@@ -31,7 +31,6 @@ whose gradient is still healthy.
 import keras
 import numpy as np
 
-from keras_initplus.gradients import norms as norms_lib
 from keras_initplus.introspection import graph as graph_lib
 from keras_initplus.introspection import walk
 
@@ -73,15 +72,13 @@ def _short(variable):
     return path.split(":")[0].rsplit("/", 1)[-1]
 
 
-def layer_roles(
-    variables, segment_ids, num_layers, zero_only=(), normalized=None
-):
+def layer_roles(variables, names, segment_ids, zero_only=(), normalized=None):
     """One role per layer (`MATRIX`, `STEM` or `ZERO_ONLY`).
 
     Args:
         variables: the variables, in model order.
-        segment_ids: each variable's layer index (`norms.group_by_layer`).
-        num_layers: the number of layers.
+        names, segment_ids: the layer names and each variable's layer
+            index, as `norms.group_by_layer(variables)` returns them.
         zero_only: ids (`id(v)`) of variables known from the model to be
             `ZERO_ONLY` (see `zero_only_variables`).
         normalized: whether the network has normalization layers (see
@@ -90,14 +87,13 @@ def layer_roles(
             their scale and shift.
     """
     zero_only = set(zero_only)
-    matrix = np.zeros((num_layers,), bool)
-    gated = np.zeros((num_layers,), bool)
+    matrix = np.zeros((len(names),), bool)
+    gated = np.zeros((len(names),), bool)
     for v, j in zip(variables, segment_ids):
         if id(v) in zero_only:
             gated[j] = True
         elif _short(v) in _MATRIX_NAMES and len(v.shape) >= 2:
             matrix[j] = True
-    names = norms_lib.group_by_layer(variables)[0]
     for j, name in enumerate(names):
         if name.rsplit("/", 1)[-1] in _SCORE_NAMES:
             gated[j] = True
@@ -144,10 +140,7 @@ def _squeeze_excite(graph):
     """The weight layers on a path from a global pooling to a Multiply,
     through layers with one input each."""
     nodes = graph_lib.graph_nodes(graph)
-    producer = {}
-    for node in nodes:
-        for t in node.outputs:
-            producer[id(t)] = node
+    producer = graph_lib.producers(nodes)
     found = []
     for node in nodes:
         if not isinstance(node.operation, keras.layers.Multiply):

@@ -16,7 +16,11 @@ from keras_initplus.introspection.activations import (
     linear_activation,
 )
 from keras_initplus.introspection.calls import wrapped_calls
-from keras_initplus.introspection.graph import graph_nodes, graph_of
+from keras_initplus.introspection.graph import (
+    graph_nodes,
+    graph_of,
+    producers,
+)
 from keras_initplus.introspection.paths import layer_path, layer_paths
 from keras_initplus.introspection.walk import children, leaf_layers, sublayers
 
@@ -31,6 +35,7 @@ __all__ = [
     "layer_paths",
     "leaf_layers",
     "linear_activation",
+    "producers",
     "sublayers",
     "wrapped_calls",
 ]

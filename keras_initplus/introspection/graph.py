@@ -21,6 +21,11 @@ def graph_of(model):
     return None
 
 
+def producers(nodes):
+    """`{id(tensor): node}` for every output tensor of `nodes`."""
+    return {id(t): node for node in nodes for t in node.outputs}
+
+
 def graph_nodes(graph):
     """The nodes of a Functional `graph` that call an operation, inputs
     first: an order in which every node's inputs exist before it runs."""

@@ -17,6 +17,7 @@ from keras_initplus.introspection import (
     fused_activation,
     graph_nodes,
     graph_of,
+    producers,
 )
 from keras_initplus.model_init.composite import transformer_block
 
@@ -122,10 +123,7 @@ def read_graph(model):
     if graph is None:
         return None
     nodes = graph_nodes(graph)
-    producer = {}
-    for node in nodes:
-        for t in node.outputs:
-            producer[id(t)] = node
+    producer = producers(nodes)
     consumers = {}
     ancestors = {}
     for node in nodes:

@@ -13,9 +13,7 @@ def _roles(model, with_gates=True):
     variables = model.trainable_variables
     names, seg = norms.group_by_layer(variables)
     gates = roles.zero_only_variables(model) if with_gates else ()
-    return dict(
-        zip(names, roles.layer_roles(variables, seg, len(names), gates))
-    )
+    return dict(zip(names, roles.layer_roles(variables, names, seg, gates)))
 
 
 def _se_cnn():
