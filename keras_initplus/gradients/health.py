@@ -448,10 +448,10 @@ class GradientHealth:
             rt < self.vanishing_threshold * best,
         )
         # Weights on another scale (see `roles`) count only when no
-        # gradient at all reaches them.
-        dead = ops.logical_and(
-            ops.logical_and(usable, has & ~compared), ln == 0.0
-        )
+        # gradient at all reaches them. Neither does a matrix when no
+        # layer gets any gradient (a saturated output, say): the
+        # reference is then zero and nothing is "below" it.
+        dead = ops.logical_and(ops.logical_and(usable, has), ln == 0.0)
         low = ops.logical_or(slow, dead)
         layer_spike = ops.logical_and(
             ops.logical_and(usable, warm), ln > self.explode_factor * L.ema

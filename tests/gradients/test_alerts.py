@@ -95,6 +95,32 @@ def test_lr_far_too_high_is_exploding_from_the_update_ratio():
     assert max(t["update_weight_ratio"]) == w["value"]
 
 
+def test_a_network_with_no_gradient_anywhere_is_named_in_full():
+    # The last hidden layer's ReLUs are all dead and the output layer has
+    # no bias: no weight gets any gradient, so the matrices' reference is
+    # zero too and none is "below" it. Each is named as getting none.
+    keras.utils.set_random_seed(0)
+    x, y = digits_like(128)
+    model = keras.Sequential(
+        [
+            keras.Input((32,)),
+            keras.layers.Dense(16, activation="relu", name="h0"),
+            keras.layers.Dense(
+                16, activation="relu", bias_initializer="ones", name="h1"
+            ),
+            keras.layers.Dense(10, use_bias=False, name="out"),
+        ],
+        name="net",
+    )
+    h1 = model.get_layer("h1")
+    h1.bias.assign(np.full((16,), -100.0, "float32"))
+    cb = GradientHealthCallback()
+    (w,) = fit(model, keras.optimizers.SGD(0.01), cb, x, y, batch=32)
+    assert (w["kind"], w["measure"]) == ("vanishing", "zero_gradient")
+    assert list(w["layers"]) == ["net/h0", "net/h1", "net/out"]
+    assert "3 layers got no gradient at all" in w["message"]
+
+
 def test_healthy_runs_get_no_warning():
     x, y = digits_like(512)
     for optimizer, init, act in [

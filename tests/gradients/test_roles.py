@@ -163,6 +163,27 @@ def test_adam_update_is_estimated_from_the_weights_at_the_epochs_start():
     np.testing.assert_allclose(sgd, [0.2])  # SGD reads the gradient ratio
 
 
+def test_sgd_momentum_gain_is_the_one_for_uncorrelated_gradients():
+    # Velocity v = m v + lr g: for independent g its steady norm is
+    # lr ||g|| / sqrt(1 - m^2), 2.29 x lr ||g|| at m = 0.9 (not 10 x).
+    est = stats.update_ratios(
+        keras.optimizers.SGD(0.1, momentum=0.9),
+        mean_update=np.array([2.0, 0.5]),
+        weight_norm=np.array([1.0, 0.0]),
+        sizes=[4, 4],
+    )
+    np.testing.assert_allclose(est, [0.2 / np.sqrt(0.19), 0.0], rtol=1e-6)
+    rng = np.random.default_rng(0)
+    v = np.zeros(1000)
+    norms = []
+    for _ in range(400):
+        v = 0.9 * v + 0.1 * rng.normal(size=1000) / np.sqrt(1000)
+        norms.append(np.linalg.norm(v))
+    np.testing.assert_allclose(
+        np.mean(norms[100:]), 0.1 / np.sqrt(0.19), rtol=0.05
+    )
+
+
 def test_a_state_saved_before_the_start_norm_existed_loads():
     health = GradientHealth()
     v = keras.Variable(np.ones((2, 2), "float32"), name="w")
