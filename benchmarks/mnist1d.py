@@ -72,7 +72,7 @@ ROWS = {
 
 INIT_LABELS = {
     ("plain", "default"): "Keras default",
-    ("plain", "ours"): "initializer_for(relu, depth=30) + clip 1.0",
+    ("plain", "ours"): "initializer_for(relu, depth=L) + clip 1.0",
     ("res", "default"): "Keras default, no BN",
     ("res", "bn"): "Keras default + BatchNorm",
     ("res", "ours"): "initialize_model, no BN + clip 1.0",
@@ -105,32 +105,32 @@ def _head(h):
     return keras.layers.Dense(10, activation="softmax")(h)
 
 
-def build_plain(init):
+def build_plain(init, depth=PLAIN_DEPTH):
     import keras
 
     import keras_initplus
 
     inputs = keras.Input((40, 1))
     h = inputs
-    for i in range(PLAIN_DEPTH):
+    for i in range(depth):
         kwargs = {}
         if init == "ours":
             position = "first" if i == 0 else "hidden"
             kwargs["kernel_initializer"] = keras_initplus.initializer_for(
-                "relu", depth=PLAIN_DEPTH, position=position
+                "relu", depth=depth, position=position
             )
         h = _conv(activation="relu", **kwargs)(h)
     return keras.Model(inputs, _head(h))
 
 
-def build_residual(init, seed):
+def build_residual(init, seed, blocks=BLOCKS):
     import keras
 
     import keras_initplus
 
     inputs = keras.Input((40, 1))
     h = _conv(activation="relu")(inputs)
-    for _ in range(BLOCKS):
+    for _ in range(blocks):
         if init == "bn":
             b = _conv()(h)
             b = keras.layers.BatchNormalization()(b)
@@ -146,8 +146,10 @@ def build_residual(init, seed):
     return model
 
 
-def train(name, seed, epochs, data):
-    """One (row, seed) run; returns its per-epoch test accuracies."""
+def train(name, seed, epochs, data, depth=None):
+    """One (row, seed) run; returns its per-epoch test accuracies.
+    `depth` is the plain network's layers or the residual one's blocks
+    (default `PLAIN_DEPTH` or `BLOCKS`)."""
     import keras
 
     import keras_initplus
@@ -156,9 +158,9 @@ def train(name, seed, epochs, data):
     x, y, x_test, y_test = data
     keras.utils.set_random_seed(seed)
     if kind == "plain":
-        model = build_plain(init)
+        model = build_plain(init, depth or PLAIN_DEPTH)
     else:
-        model = build_residual(init, seed)
+        model = build_residual(init, seed, depth or BLOCKS)
     optimizer = (
         keras.optimizers.SGD(0.01, momentum=0.9)
         if opt == "sgd"
@@ -198,14 +200,22 @@ def train(name, seed, epochs, data):
     }
 
 
+def row_depth(name, plain_depth, blocks):
+    return plain_depth if ROWS[name][0] == "plain" else blocks
+
+
 def load_progress(path):
-    """{(row, seed, epochs): run} from a JSON-lines progress file."""
+    """{(row, seed, epochs, depth): run} from a JSON-lines progress
+    file (entries without a depth are at the default depths)."""
     done = {}
     if path and os.path.exists(path):
         with open(path) as f:
             for line in f:
                 e = json.loads(line)
-                done[(e["row"], e["seed"], e["epochs"])] = e["run"]
+                depth = e.get("depth") or row_depth(
+                    e["row"], PLAIN_DEPTH, BLOCKS
+                )
+                done[(e["row"], e["seed"], e["epochs"], depth)] = e["run"]
     return done
 
 
@@ -239,7 +249,7 @@ def _median_epochs(runs, epochs):
     return f"> {epochs}" if m > epochs else str(m)
 
 
-def table(names, results, epochs):
+def table(names, results, epochs, plain_depth=PLAIN_DEPTH, blocks=BLOCKS):
     lines = [
         "| row | network | initializer | optimizer | seeds | epochs | "
         "best test acc | final test acc | lowest final | epochs to 90% | "
@@ -252,9 +262,9 @@ def table(names, results, epochs):
             continue
         kind, init, opt = ROWS[name]
         network = (
-            f"plain {PLAIN_DEPTH} conv"
+            f"plain {plain_depth} conv"
             if kind == "plain"
-            else f"residual {BLOCKS} blocks"
+            else f"residual {blocks} blocks"
         )
         optimizer = "SGD 0.01 m0.9" if opt == "sgd" else "Adam 1e-3"
         best = statistics.median(r["best"] for r in runs)
@@ -293,6 +303,15 @@ def main():
         help="TensorFlow intra- and inter-op threads (default: TF's own)",
     )
     parser.add_argument(
+        "--plain-depth",
+        type=int,
+        default=PLAIN_DEPTH,
+        help="convolutions of the plain rows",
+    )
+    parser.add_argument(
+        "--blocks", type=int, default=BLOCKS, help="blocks of the res rows"
+    )
+    parser.add_argument(
         "--table-only",
         action="store_true",
         help="train nothing: print the table of the runs in --progress",
@@ -317,17 +336,19 @@ def main():
     results = {}
     for name in names:
         for seed in range(args.seeds):
-            run = done.get((name, seed, args.epochs))
+            depth = row_depth(name, args.plain_depth, args.blocks)
+            run = done.get((name, seed, args.epochs, depth))
             if run is None and args.table_only:
                 continue
             if run is None:
-                run = train(name, seed, args.epochs, data)
+                run = train(name, seed, args.epochs, data, depth)
                 if args.progress:
                     with open(args.progress, "a") as f:
                         entry = {
                             "row": name,
                             "seed": seed,
                             "epochs": args.epochs,
+                            "depth": depth,
                             "run": run,
                         }
                         f.write(json.dumps(entry) + "\n")
@@ -341,7 +362,7 @@ def main():
                 flush=True,
             )
     print()
-    print(table(names, results, args.epochs))
+    print(table(names, results, args.epochs, args.plain_depth, args.blocks))
 
 
 if __name__ == "__main__":
