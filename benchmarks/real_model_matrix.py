@@ -504,6 +504,7 @@ def run(case, data, seed=0):
             {k: v for k, v in row.items() if k in TABLE_KEYS}
             for row in cb.table
         ],
+        "roles": dict(zip(cb.health.layer_names, cb.health.layer_roles)),
         "loss": loss,
         "val_accuracy": (
             float(h.history["val_accuracy"][-1])

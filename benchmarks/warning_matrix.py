@@ -87,6 +87,15 @@ class Case:
     shuffle: bool = False  # True: as the demo's `train_run` fits
 
 
+TABLE_KEYS = (
+    "epoch",
+    "layer",
+    "grad_weight_ratio",
+    "update_weight_ratio",
+    "vanishing_steps",
+)
+
+
 def normal(std):
     return lambda seed: keras.initializers.RandomNormal(0.0, std, seed=seed)
 
@@ -713,10 +722,13 @@ def build(case, seed):
             )
     if case.arch == "cnn":
         layers.append(keras.layers.GlobalAveragePooling2D())
+    # Logits, with `from_logits=True` in `run`: a softmax output has no
+    # gradient once saturated on JAX and PyTorch (they clip the
+    # probability; TensorFlow alone recovers the logits), which would
+    # turn the large-init rows into networks without any gradient.
     layers.append(
         keras.layers.Dense(
             10,
-            activation="softmax",
             kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
             name="out",
         )
@@ -748,7 +760,9 @@ def run(case, data, seed=0):
         lsuv_init(model, x[:256], verbose=0)
     must, allowed = case.truth(model, x) if case.truth else ([], [])
     model.compile(
-        optimizer(case), "sparse_categorical_crossentropy", metrics=["accuracy"]
+        optimizer(case),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
     )
     cb = GradientHealthCallback(clip_norm=case.clip_norm)
     callbacks = [cb]
@@ -782,6 +796,12 @@ def run(case, data, seed=0):
         "must": must,
         "allowed": allowed,
         "warnings": short,
+        # Each layer's ratios per epoch, to judge other rules offline.
+        "table": [
+            {k: v for k, v in row.items() if k in TABLE_KEYS}
+            for row in cb.table
+        ],
+        "roles": dict(zip(cb.health.layer_names, cb.health.layer_roles)),
         "accuracy": float(h.history["accuracy"][-1]),
         "val_accuracy": float(h.history["val_accuracy"][-1]),
         "val_curve": [float(v) for v in h.history["val_accuracy"]],
