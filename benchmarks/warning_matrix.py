@@ -15,8 +15,9 @@ funnel under HeNormal and LSUV at SGD 0.02; MLPs and CNNs whose SGD
 or Adam learning rate is raised after they have learned), fit for 14 to
 30 epochs on digits. One counts as found when a "collapse" warning comes
 no later than the first epoch whose validation accuracy is more than
-0.2 below its best so far; a run that never falls that far counts as
-missed.
+0.2 below its best so far; a run that never falls that far is not
+the collapse the row is about, and is left out of recall and named
+under the summary.
 
 Healthy runs: Keras's defaults at moderate depth and the package's
 initializers, MLPs and CNNs, SGD and Adam, with and without clipping,
@@ -145,9 +146,12 @@ def any_hidden(model, x):
 
 
 def any_layer(model, x):
-    """A collapse is a property of the whole run: naming any of the
-    network's layers is right (which layers' ratios rose most is not
-    known in advance)."""
+    """A collapse, or a learning rate far too high, is a property of the
+    whole run: naming any of the network's layers is right (which
+    layers' ratios rise most, or whose steps outgrow their weights
+    first, is not known in advance; with SGD at 10 and clip_norm=1.0,
+    measured step by step on TensorFlow, the output layer moved 1.2 x
+    its starting weights a step and the hidden layers 0.2 to 0.7 x)."""
     names = [layer.name for layer in model.layers if layer.weights]
     return names, names
 
@@ -359,7 +363,7 @@ def broken_cases():
             "sgd",
             10.0,
             kind="exploding",
-            truth=every_layer,
+            truth=any_layer,
         ),
         Case(
             "lr far too high (10), clip 1",
@@ -371,7 +375,7 @@ def broken_cases():
             10.0,
             clip_norm=1.0,
             kind="exploding",
-            truth=every_layer,
+            truth=any_layer,
             steps=4,
         ),
         Case(
@@ -383,7 +387,7 @@ def broken_cases():
             "adam",
             3.0,
             kind="exploding",
-            truth=every_layer,
+            truth=any_layer,
         ),
         Case(
             "lr far too high (5)",
@@ -394,7 +398,7 @@ def broken_cases():
             "sgd",
             5.0,
             kind="exploding",
-            truth=every_layer,
+            truth=any_layer,
         ),
         Case(
             "NaN in one input",
@@ -830,8 +834,11 @@ def run(case, data, seed=0):
             w["epoch"] for w in short if _right(w, "collapse", must, allowed)
         ]
         result["warned_at"] = min(warned) if warned else None
+        # A run that never fell is not the collapse this row is about
+        # (the random stream differs by backend; one such run on JAX
+        # never learned): None, left out of recall and named apart.
         result["ok"] = (
-            fell_at is not None and bool(warned) and min(warned) <= fell_at
+            None if fell_at is None else bool(warned) and min(warned) <= fell_at
         )
     elif case.kind:
         result["ok"] = any(
@@ -886,9 +893,15 @@ def table(results):
             f"{warned} | {r['accuracy']:.2f} / {r['val_accuracy']:.2f} "
             f"({r['best_val_accuracy']:.2f}, {r['largest_fall']:.2f}) | "
             f"{r['largest_loss_rise']:.3g} x | "
-            f"{'yes' if r['ok'] else '**no**'} |"
+            f"{_verdict(r['ok'])} |"
         )
     return "\n".join(lines)
+
+
+def _verdict(ok):
+    if ok is None:
+        return "n/a (did not fall)"
+    return "yes" if ok else "**no**"
 
 
 def _summary(warnings):
@@ -926,13 +939,17 @@ def main(argv=None):
             continue
         r = run(case, data)
         results.append(r)
+        mark = {None: "n/a", True: "ok ", False: "BAD"}[r["ok"]]
         print(
-            f"{'ok ' if r['ok'] else 'BAD'} {r['case']:<34} "
+            f"{mark} {r['case']:<34} "
             f"{r['arch']:<16} {r['optimizer']:<10} {r['seconds']:5.1f}s "
             f"{[(w['kind'], w['layers'][:3]) for w in r['warnings']]}",
             flush=True,
         )
-    broken = [r for r in results if r["expected"] != "none"]
+    unmet = [r for r in results if r["ok"] is None]
+    broken = [
+        r for r in results if r["expected"] != "none" and r["ok"] is not None
+    ]
     healthy = [r for r in results if r["expected"] == "none"]
     recall = sum(r["ok"] for r in broken) / max(len(broken), 1)
     false = sum(not r["ok"] for r in healthy) / max(len(healthy), 1)
@@ -948,6 +965,12 @@ def main(argv=None):
         f"healthy runs with any warning over {HEALTHY_EPOCHS} to {longest} "
         "epochs)"
     )
+    if unmet:
+        summary += (
+            f"; not counted: {len(unmet)} late-collapse run(s) whose "
+            f"validation accuracy never fell more than {COLLAPSE_DROP:g} "
+            "below its best (" + ", ".join(r["case"] for r in unmet) + ")"
+        )
     machine = (
         f"{platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, Keras {keras.__version__} "

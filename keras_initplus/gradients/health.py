@@ -457,11 +457,21 @@ class GradientHealth:
             ops.logical_and(usable, warm), ln > self.explode_factor * L.ema
         )
         layer_spike = ops.logical_and(layer_spike, spike)
+        start = ops.logical_and(ops.logical_and(usable, has), s.steps == 0)
+        w_start = ops.where(start, w_norm, L.weight_norm_start)
+        # Against the weights at the epoch's start, as for Adam-like
+        # optimizers: a rate far too high grows the weights within a
+        # few steps, and against those its steps would look small.
+        moved = ops.where(
+            ops.logical_and(scaled, w_start > 0.0),
+            ln * kept / ops.maximum(w_start, 1e-30),
+            0.0,
+        )
         layers = stats_lib.LayerStats(
             norm_sum=L.norm_sum + ln,
             norm_max=ops.maximum(L.norm_max, ln),
             ratio_sum=L.ratio_sum + rt,
-            update_sum=L.update_sum + rt * kept,
+            update_sum=L.update_sum + moved,
             low_steps=L.low_steps + ops.cast(low, f32),
             spike_steps=L.spike_steps + ops.cast(layer_spike, f32),
             nonfinite_steps=L.nonfinite_steps
@@ -469,11 +479,7 @@ class GradientHealth:
             weight_norm=ops.where(
                 ops.logical_and(usable, has), w_norm, L.weight_norm
             ),
-            weight_norm_start=ops.where(
-                ops.logical_and(ops.logical_and(usable, has), s.steps == 0),
-                w_norm,
-                L.weight_norm_start,
-            ),
+            weight_norm_start=w_start,
             ema=ops.where(usable, L.ema + rate * (ln - L.ema), L.ema),
         )
         return stats_lib.pack(stats_lib.HealthStats(running, scalars, layers))

@@ -51,7 +51,7 @@ class LayerStats(NamedTuple):
     norm_sum: object
     norm_max: object
     ratio_sum: object  # sum of ||g_l|| / ||w_l|| over finite steps
-    update_sum: object  # the same ratio after clipping
+    update_sum: object  # ||clipped g_l|| / ||w_l at the epoch start||
     low_steps: object  # steps below `vanishing_threshold` x the largest
     spike_steps: object
     nonfinite_steps: object
@@ -153,8 +153,9 @@ def update_ratios(optimizer, mean_update, weight_norm, sizes, start=None):
     """Per-layer estimates of `||update_l|| / ||w_l||` for one step.
 
     For SGD, `lr * ||clipped g_l|| / ||w_l||` (`mean_update`, the
-    epoch's mean), divided by `sqrt(1 - momentum^2)` (the steady-state
-    gain of heavy-ball momentum on uncorrelated gradients). For
+    epoch's mean, with `w_l` the weights at the epoch's start), divided
+    by `sqrt(1 - momentum^2)` (the steady-state gain of heavy-ball
+    momentum on uncorrelated gradients). For
     Adam-like optimizers (Adam, AdamW, Adamax, Nadam, RMSprop, Adagrad,
     Lion), whose early steps move each
     weight by about `lr`, `lr / rms(w_l)`, with `w_l` the weights at the

@@ -136,6 +136,11 @@ def test_weight_norm_at_the_epochs_first_step_is_kept():
     rows = health.stats().layers
     np.testing.assert_allclose(rows.weight_norm_start, [6.0])
     np.testing.assert_allclose(rows.weight_norm, [60.0])
+    # The update is measured against the epoch-start weights, so weights
+    # a rate far too high has grown do not make its steps look small:
+    # ||g|| = 2 over ||w_start|| = 6 on both steps, not 2/6 + 2/60.
+    np.testing.assert_allclose(rows.update_sum, [2.0 / 6.0 * 2], rtol=1e-6)
+    np.testing.assert_allclose(rows.ratio_sum, [2.0 / 6 + 2.0 / 60], rtol=1e-6)
     health.reset_epoch()
     health.apply([g], [v])
     np.testing.assert_allclose(health.stats().layers.weight_norm_start, [60.0])
