@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from keras_initplus.initializers import sampling
 from keras_initplus.initializers.fans import compute_fans
 from keras_initplus.initializers.seeded import SeededInitializer, register
 from keras_initplus.initializers.validation import check_dtype, check_shape
@@ -103,6 +104,9 @@ class VarianceScaling(SeededInitializer):
 
     def _draw(self, shape, std, dtype):
         seed = self._call_seed()
+        return sampling.draw(lambda s: self._sample(s, std, dtype, seed), shape)
+
+    def _sample(self, shape, std, dtype, seed):
         if self.distribution == "uniform":
             limit = math.sqrt(3.0) * std
             return keras.random.uniform(
