@@ -32,6 +32,7 @@ interrupted table resumes where it stopped.
     KERAS_BACKEND=tensorflow python benchmarks/mnist1d.py [--epochs 15]
         [--seeds 1] [--only plain-default-sgd res-ours-adam ...]
         [--progress mnist1d_progress.jsonl] [--threads 1] [--table-only]
+        [--plot mnist1d.png]
 """
 
 import argparse
@@ -312,6 +313,11 @@ def main():
         "--blocks", type=int, default=BLOCKS, help="blocks of the res rows"
     )
     parser.add_argument(
+        "--plot",
+        default=None,
+        help="also draw each row's test accuracy by epoch into this PNG",
+    )
+    parser.add_argument(
         "--table-only",
         action="store_true",
         help="train nothing: print the table of the runs in --progress",
@@ -363,6 +369,39 @@ def main():
             )
     print()
     print(table(names, results, args.epochs, args.plain_depth, args.blocks))
+    if args.plot:
+        plot(results, args.plot, args.plain_depth, args.blocks)
+
+
+def plot(results, path, plain_depth=PLAIN_DEPTH, blocks=BLOCKS):
+    """Seed 0's test accuracy by epoch, plain rows left, res rows right."""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
+    from keras_initplus.plotting import pyplot
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    titles = {
+        "plain": f"plain, {plain_depth} convolutions",
+        "res": f"residual, {blocks} blocks",
+    }
+    for ax, kind in zip(axes, ("plain", "res")):
+        for name, runs in results.items():
+            if ROWS[name][0] != kind:
+                continue
+            acc = runs[0]["accuracy"]
+            style = "--" if ROWS[name][2] == "sgd" else "-"
+            color = {"default": "tab:gray", "bn": "tab:green"}.get(
+                ROWS[name][1], "tab:red"
+            )
+            ax.plot(range(1, len(acc) + 1), acc, style, color=color, label=name)
+        ax.axhline(0.94, color="grey", lw=0.8, ls=":")
+        ax.set_title(f"MNIST-1D, {titles[kind]}")
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=7, loc="lower right")
+    axes[0].set_ylabel("test accuracy (dotted: the paper's CNN, 0.94)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
