@@ -6,7 +6,7 @@ signals of length 40, 10 classes, reshaped to (40, 1). Nothing is
 downloaded. The paper's test accuracies for reference: logistic
 regression 32%, MLP 68%, CNN 94%, GRU 91%, human 96%.
 
-Rows (TensorFlow backend, batch 64, test accuracy after every epoch):
+Rows (any backend; batch 64, test accuracy after every epoch):
 
 - plain-*: 30 Conv1D(32, 3, "same", relu), no shortcuts and no
   normalization, then GlobalAveragePooling1D and Dense(10, softmax).
