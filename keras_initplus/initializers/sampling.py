@@ -46,9 +46,20 @@ def draw(sample, shape):
     if not _prefix_stable() or n == 0 or n > _MAX_SHARED:
         return sample(shape)
     length = next((k for k in _SMALL if n <= k), 1 << (n - 1).bit_length())
-    flat = keras.ops.convert_to_numpy(sample((length,)))
+    flat = sample((length,))
+    if _traced(flat):
+        # Inside a trace (Keras jits the initializer of a sharded
+        # variable): the cut is part of the one compiled program.
+        return keras.ops.reshape(flat[:n], shape)
     # Cut on the host: slicing on the device would compile per shape.
+    flat = keras.ops.convert_to_numpy(flat)
     return keras.ops.convert_to_tensor(np.reshape(flat[:n], shape))
+
+
+def _traced(x):
+    import jax
+
+    return isinstance(x, jax.core.Tracer)
 
 
 def _prefix_stable():

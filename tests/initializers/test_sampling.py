@@ -66,3 +66,20 @@ def test_jax_draws_share_few_lengths():
         (1 << 21,),
         (1 << 22,),
     }
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "jax", reason="Keras jits sharded inits on JAX"
+)
+def test_a_jitted_initializer_draws_the_same_values():
+    # Keras's JAX backend runs a sharded variable's initializer under
+    # `jax.jit`, where nothing can be read back to the host.
+    import jax
+
+    init = keras_initplus.HeAvgFanNormal(seed=5)
+    jitted = jax.jit(init.__call__, static_argnames=["shape", "dtype"])
+    shape = (3, 3, 16, 32)
+    np.testing.assert_array_equal(
+        np.asarray(jitted(shape=shape, dtype="float32")),
+        keras.ops.convert_to_numpy(init(shape, "float32")),
+    )
