@@ -375,7 +375,6 @@ def main():
 
 def plot(results, path, plain_depth=PLAIN_DEPTH, blocks=BLOCKS):
     """Seed 0's test accuracy by epoch, plain rows left, res rows right."""
-    sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
     from keras_initplus.plotting import pyplot
 
     plt = pyplot()

@@ -2,7 +2,7 @@
 
 On JAX every new shape compiles a new program for a draw, and the
 truncated normal's (an inverse error function, a clip, a scale) takes
-about 0.4 s on a CPU: ResNet50V2's 32 kernel shapes cost
+about 0.4 s on a CPU: ResNet50V2's 22 kernel shapes cost
 `initialize_model` 14 s of compiling, three times its first forward
 pass. JAX's threefry generator, in its partitionable mode (JAX's
 default), makes each entry from the key and the entry's flat index

@@ -32,7 +32,8 @@ def test_shared_length_draw_equals_the_direct_draw_exactly(distribution, shape):
     keras.backend.backend() != "jax", reason="JAX compiles per shape"
 )
 def test_jax_draws_share_few_lengths():
-    # ResNet50V2's 22 kernel shapes; one compiled draw per length.
+    # The sizes of ResNet50V2's 22 kernel shapes; one compiled draw per
+    # length.
     lengths = set()
 
     def sample(shape):
