@@ -1,6 +1,7 @@
 """`GradientHealthCallback`: installs `GradientHealth` into `model.fit`."""
 
 import contextlib
+import inspect
 import logging
 import math
 import os
@@ -34,11 +35,27 @@ else:
     _END_OF_DATA = (StopIteration,)
 
 
+# `GradientHealth`'s settings and their defaults: settings given to the
+# callback conflict with those of a compiled `GradientHealthOptimizer`.
+_HEALTH_DEFAULTS = {
+    name: p.default
+    for name, p in inspect.signature(GradientHealth).parameters.items()
+}
+_INSTALLED = "installed"
+_READING = "reading"
+
+
 class GradientHealthCallback(keras.callbacks.Callback):
     """Monitors gradients in the graph during `fit` and clips them by L2
     norm, correctly under `tf.distribute`, XLA and `steps_per_execution`.
 
-    At `on_train_begin` it rebuilds the train function so that the step
+    With a model compiled with a `GradientHealthOptimizer` (Keras's
+    shape: the optimizer owns the step and its state), the callback only
+    reads: it writes the wrapper's statistics into `logs`, the table,
+    the warnings and TensorBoard, and changes nothing in `fit`. Give the
+    settings (`clip_norm`, ...) to the wrapper then, not the callback.
+
+    With a plain optimizer, at `on_train_begin` it rebuilds the train function so that the step
     is traced with a `GradientHealthOptimizer` around the model's
     optimizer (for a `LossScaleOptimizer`, around its inner optimizer, so
     gradients are measured and clipped after unscaling). The wrapper
@@ -158,6 +175,7 @@ class GradientHealthCallback(keras.callbacks.Callback):
         )
         # Built now so that bad arguments fail before `fit` starts.
         self.health = GradientHealth(**self._health_kwargs)
+        self._own_health = self.health
         if not isinstance(stop_on_nonfinite, bool):
             raise ValueError(
                 "Argument `stop_on_nonfinite` must be True or False. "
@@ -196,6 +214,8 @@ class GradientHealthCallback(keras.callbacks.Callback):
         self.warnings = []
         self.nonfinite_layers = []
         self._installed = None
+        self._epoch = None
+        self._pending = None
         self._cached = None
         self._token = None
         self._last_warning = {}
@@ -219,10 +239,49 @@ class GradientHealthCallback(keras.callbacks.Callback):
             if isinstance(user_opt, _LSO)
             else (user_opt)
         )
-        check_not_wrapped(target)
-        check_no_clipping(target)
+        if isinstance(target, GradientHealthOptimizer):
+            self._read_compiled(model, target)
+        else:
+            check_no_clipping(target)
+            self._install(model, user_opt, target)
+        # Each `fit` is judged on its own, as Keras's EarlyStopping does.
+        self._history = []
+        self._this_fit = {}
+        self.health.reset_epoch()
+
+    def _read_compiled(self, model, wrapper):
+        # The compiled wrapper measures, clips and skips in the user's
+        # own step; the callback reads its state and touches nothing.
+        given = {
+            k: v
+            for k, v in self._health_kwargs.items()
+            if not _is_default(v, _HEALTH_DEFAULTS[k])
+        }
+        if given:
+            settings = ", ".join(f"{k}={v!r}" for k, v in given.items())
+            raise ValueError(
+                "The model's optimizer is a GradientHealthOptimizer, which "
+                f"measures and clips with its own settings ({wrapper.health!r})"
+                "; GradientHealthCallback then only reads its statistics "
+                "and takes no settings of its own. Pass them to the "
+                "wrapper and use `GradientHealthCallback()`, or compile "
+                "the plain optimizer (`optimizer.inner_optimizer`) and "
+                f"keep them on the callback. Received: {settings}"
+            )
+        if not wrapper.built:
+            with _strategy_scope(model):
+                wrapper.build(model.trainable_variables)
+        self.health = wrapper.health
+        # Roles from the model's layers (attention scores, depthwise
+        # kernels, normalization), which the wrapper alone cannot see.
+        self.health.read_model(model)
+        self._target = wrapper.inner_optimizer
+        self._installed = _READING
+
+    def _install(self, model, user_opt, target):
         self._target = target
-        self._installed = True
+        self._installed = _INSTALLED
+        self.health = self._own_health
         self._token = getattr(model, "history", None)
         key = _trace_key(model, target)
         if self._cached is not None and _same(self._cached[0], key):
@@ -235,6 +294,7 @@ class GradientHealthCallback(keras.callbacks.Callback):
             if not self.health.matches(variables):
                 # Other variables: a new state, which the wrapper makes.
                 self.health = GradientHealth(**self._health_kwargs)
+                self._own_health = self.health
                 self.health.read_model(model)
             with _strategy_scope(model):
                 # A health state built at an earlier `fit` is adopted by
@@ -252,10 +312,6 @@ class GradientHealthCallback(keras.callbacks.Callback):
             guarded = self._guard(model.train_function)
             self._cached = (key, guarded)
             model.train_function = guarded
-        # Each `fit` is judged on its own, as Keras's EarlyStopping does.
-        self._history = []
-        self._this_fit = {}
-        self.health.reset_epoch()
 
     def _stand_aside(self, model):
         # No gradients to measure: this `fit` runs as it would without
@@ -360,10 +416,9 @@ class GradientHealthCallback(keras.callbacks.Callback):
         return (trainable, non_trainable, list(optimizer[:n]), metrics)
 
     def _restore(self):
-        if self._installed is None:
-            return
-        self._installed = None
-        self._model.train_function = None
+        installed, self._installed = self._installed, None
+        if installed == _INSTALLED:
+            self._model.train_function = None
 
     def on_train_end(self, logs=None):
         self._restore()
@@ -373,12 +428,25 @@ class GradientHealthCallback(keras.callbacks.Callback):
     # -- reading statistics ---------------------------------------------
 
     def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._pending = None
         if self._installed is not None:
             self.health.reset_epoch()
+
+    def on_test_begin(self, logs=None):
+        # `fit`'s validation resets the compiled metrics next, and with
+        # them a `GradientHealthOptimizer`'s window when its
+        # `log_metrics()` are among them: the epoch's training steps are
+        # read now, before that.
+        if self._installed is not None and self._epoch is not None:
+            if self._pending is None:
+                self._pending = self.health.summary(self._epoch, self._target)
 
     def on_train_batch_end(self, batch, logs=None):
         if not self.stop_on_nonfinite or self._installed is None:
             return
+        # On JAX this writes the step's state back into the variables.
+        model = self.model
         stats = self.health.stats()
         if stats.scalars.nonfinite > 0:
             bad = stats.layers.nonfinite_steps > 0
@@ -389,14 +457,17 @@ class GradientHealthCallback(keras.callbacks.Callback):
                 "and training is stopped (stop_on_nonfinite=True).",
                 ", ".join(names) or "(none identified)",
             )
-            self.model.stop_training = True
+            model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
         if self._installed is None:
             return
         # Read once: the logs, the table, the warnings and TensorBoard
         # all take their numbers from this one summary.
-        summary = self.health.summary(epoch, self._target)
+        summary = self._pending
+        if summary is None or summary.epoch != epoch:
+            summary = self.health.summary(epoch, self._target)
+        self._pending = None
         if logs is not None:
             logs.update(summary.logs())
         self.table.extend(summary.rows())
@@ -509,18 +580,10 @@ def _scalar(tag, value):
     tf.summary.write(tag, tf.constant(value, tf.float32), metadata=metadata)
 
 
-def check_not_wrapped(optimizer):
-    """Raises if the model was compiled with the wrapper itself."""
-    if isinstance(optimizer, GradientHealthOptimizer):
-        raise ValueError(
-            "The model's optimizer is already a GradientHealthOptimizer, "
-            "and GradientHealthCallback would wrap it in a second one: "
-            "gradients measured and clipped twice, and summed twice "
-            "under tf.distribute. Compile with the plain optimizer "
-            "(`optimizer.inner_optimizer`) and keep the callback, which "
-            "also writes the `grad_*` logs, or drop the callback. "
-            f"Received: model.optimizer={optimizer!r}"
-        )
+def _is_default(value, default):
+    return value is default or (
+        not isinstance(value, bool) and value == default
+    )
 
 
 def _strategy_scope(model):

@@ -198,9 +198,23 @@ class GradientHealth:
         Call before `build`; `GradientHealthCallback` does. Without it,
         layers named `query` and `key` are still recognised, the others
         judged as matrices, and normalization told by variables named
-        `gamma` or `beta`."""
+        `gamma` or `beta`. On a state already built for the model's
+        trainable variables (a compiled `GradientHealthOptimizer`'s), the
+        roles are read again; the next trace of the step uses them."""
         self._zero_only = frozenset(roles_lib.zero_only_variables(model))
         self._normalized = roles_lib.has_normalization(model)
+        variables = list(model.trainable_variables)
+        if self.matches(variables):
+            self.layer_roles = self._roles(variables)
+
+    def _roles(self, variables):
+        return roles_lib.layer_roles(
+            variables,
+            self.layer_names,
+            self._segment_ids,
+            self._zero_only,
+            self._normalized,
+        )
 
     def build(self, variables, make_variable=None):
         """Creates the state for `variables` (call under the strategy's
@@ -217,13 +231,7 @@ class GradientHealth:
             variables
         )
         n = len(self.layer_names)
-        self.layer_roles = roles_lib.layer_roles(
-            variables,
-            self.layer_names,
-            self._segment_ids,
-            self._zero_only,
-            self._normalized,
-        )
+        self.layer_roles = self._roles(variables)
         sizes = np.zeros((n,), np.int64)
         for v, j in zip(variables, self._segment_ids):
             sizes[j] += int(np.prod(v.shape))

@@ -236,16 +236,60 @@ def test_metric_config_roundtrip():
     assert restored.health.clip_norm == CLIP
 
 
-def test_the_callback_with_the_metrics_is_refused():
-    # The callback would wrap the wrapper: keys written twice, from two
-    # states. It refuses, so the keys cannot conflict.
+@pytest.mark.parametrize("with_metrics", [False, True])
+def test_the_callback_reads_the_compiled_wrapper(with_metrics):
+    # The callback changes nothing in `fit` then: it reads the wrapper's
+    # state, after validation has reset the compiled metrics too.
+    x, y = linear_data()
+    expected = simulate(x, y, epochs=2)
+    opt = wrapper()
+    metrics = opt.log_metrics() if with_metrics else None
+    model = linear_model(opt, metrics=metrics)
+    callback = GradientHealthCallback()
+    history = model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
+        validation_data=(x[:4], y[:4]),
+        callbacks=[callback],
+    ).history
+    assert model.optimizer is opt
+    assert callback.health is opt.health
+    for epoch, (norms, clipped, skipped) in enumerate(expected):
+        assert history["grad_norm"][epoch] == pytest.approx(
+            np.mean(norms), rel=1e-5
+        )
+        assert history["grad_clipped"][epoch] == pytest.approx(
+            clipped / len(norms)
+        )
+        assert history["grad_nonfinite"][epoch] == skipped == 1
+    rows = [r for r in callback.table if r["epoch"] == 1]
+    assert len(rows) == 1  # the one Dense layer
+    assert rows[0]["grad_norm"] == pytest.approx(np.mean(expected[1][0]))
+
+
+def test_the_callback_takes_no_settings_beside_a_compiled_wrapper():
     x, y = data(32)
     opt = wrapper()
-    model = mlp(opt, metrics=opt.log_metrics())
-    with pytest.raises(ValueError, match="already a GradientHealthOptim"):
+    model = mlp(opt)
+    w0 = model.get_weights()
+    with pytest.raises(ValueError) as info:
         model.fit(
-            x, y, epochs=1, verbose=0, callbacks=[GradientHealthCallback()]
+            x,
+            y,
+            epochs=1,
+            verbose=0,
+            callbacks=[GradientHealthCallback(clip_norm=0.5)],
         )
+    message = str(info.value)
+    assert "only reads its statistics" in message
+    assert "Received: clip_norm=0.5" in message
+    assert "GradientHealth(clip_norm=1.0" in message
+    # Refused before any step.
+    assert all(np.array_equal(a, b) for a, b in zip(w0, model.get_weights()))
 
 
 def test_saved_model_keeps_its_metrics_bound(tmp_path):

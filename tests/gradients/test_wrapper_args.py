@@ -2,6 +2,7 @@
 construction for what it cannot use, and `GradientHealth`'s arguments
 as keywords instead of a `GradientHealth`."""
 
+import logging
 import re
 
 import keras
@@ -148,10 +149,24 @@ def test_keyword_wrapper_clips_in_fit():
     assert np.isfinite(model.get_weights()[0]).all()
 
 
-def test_the_callback_refuses_a_model_compiled_with_the_wrapper():
-    x, y = data(32)
-    model = mlp(GradientHealthOptimizer(keras.optimizers.SGD(0.1)))
-    with pytest.raises(ValueError, match="already a GradientHealthOptim"):
+def test_the_callback_warns_from_a_compiled_wrapper(caplog):
+    # The same judge, reading the compiled wrapper's state: the deep
+    # sigmoid network's early layers are named, as with the callback's
+    # own wrapper (tests/gradients/test_detection.py).
+    from tests.gradients.test_detection import LOGGER, deep_sigmoid, xy
+
+    x, y = xy()
+    model = deep_sigmoid()
+    opt = GradientHealthOptimizer(model.optimizer)
+    model.compile(opt, "binary_crossentropy")
+    callback = GradientHealthCallback()
+    with caplog.at_level(logging.WARNING, LOGGER):
         model.fit(
-            x, y, epochs=1, verbose=0, callbacks=[GradientHealthCallback()]
+            x, y, batch_size=16, epochs=1, verbose=0, callbacks=[callback]
         )
+    [vanishing] = [w for w in callback.warnings if w["kind"] == "vanishing"]
+    assert "deep/d0" in vanishing["layers"]
+    assert "deep/head" not in vanishing["layers"]
+    assert model.optimizer is opt
+    # Nothing to restore: the user's compiled step stays.
+    assert model.train_function is not None
