@@ -55,12 +55,13 @@ class GradientHealthCallback(keras.callbacks.Callback):
     the warnings and TensorBoard, and changes nothing in `fit`. Give the
     settings (`clip_norm`, ...) to the wrapper then, not the callback.
 
-    With a plain optimizer, at `on_train_begin` it rebuilds the train function so that the step
-    is traced with a `GradientHealthOptimizer` around the model's
-    optimizer (for a `LossScaleOptimizer`, around its inner optimizer, so
-    gradients are measured and clipped after unscaling). The wrapper
-    stands in for the user's optimizer only while the train function
-    runs; everywhere else, including checkpoints written during `fit`,
+    With a plain optimizer, at `on_train_begin` it rebuilds the train
+    function so that the step is traced with a `GradientHealthOptimizer`
+    around the model's optimizer (for a `LossScaleOptimizer`, around its
+    inner optimizer, so gradients are measured and clipped after
+    unscaling). The wrapper stands in for the user's optimizer only while
+    the train function runs; everywhere else, including checkpoints
+    written during `fit`,
     `model.optimizer` is the user's own. At `on_train_end`, or as soon as
     a step raises, the model's train function is dropped, so a later
     `fit` without the callback runs the user's own step. The callback
