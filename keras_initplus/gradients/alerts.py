@@ -168,13 +168,13 @@ def _vanishing(summary, names, health, low):
     value, threshold, measure = 0.0, 0.0, "zero_gradient"
     if slow.any():
         rel = ratio[slow] / best
-        value, threshold = float(rel.min()), health.vanishing_threshold
+        value, threshold = float(rel.min()), health.matrix_threshold
         measure = "relative_ratio"
         n = int(slow.sum())
         which = "1 weight matrix" if n == 1 else f"{n} weight matrices"
         parts.append(
             f"the gradient-to-weight ratio of {which} was below "
-            f"{health.vanishing_threshold:g} x the largest matrix's "
+            f"{health.matrix_threshold:g} x the largest matrix's "
             f"(lowest mean: {rel.min():.2g} x)"
         )
         advice.append(_INIT_ADVICE)

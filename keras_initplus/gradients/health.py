@@ -35,6 +35,11 @@ if TENSORFLOW:
     import tensorflow as tf
 
 
+# In a network with normalization layers, the vanishing threshold for
+# weight matrices is this fraction of `vanishing_threshold`.
+NORMALIZED_FACTOR = 0.2
+
+
 @keras.saving.register_keras_serializable(package="keras_initplus")
 class GradientHealth:
     """Measures, clips and checks gradients, one step at a time, in-graph.
@@ -66,7 +71,7 @@ class GradientHealth:
     Detection statistics, accumulated on the device and judged once per
     epoch by `keras_initplus.gradients.alerts.find_alerts`:
     - for each layer, the number of steps in which it is vanishing: for
-      a weight matrix, its `r_l` below `vanishing_threshold` times the
+      a weight matrix, its `r_l` below `matrix_threshold` times the
       step's largest `r_l` of a weight matrix (leaving out the first,
       the stem, in a network with normalization layers); for
       other weights (normalization, embeddings, depthwise kernels,
@@ -89,6 +94,12 @@ class GradientHealth:
         clip_mode: `"global"` (default) or `"layer"`.
         vanishing_threshold: Float in (0, 1), default `5e-3`: more than
             two orders of magnitude below the best-trained weight matrix.
+            In a network with normalization layers a fifth of it applies
+            (`matrix_threshold`, 1e-3 by default): a kernel that feeds a
+            normalization is scale invariant, its gradient shrinks as
+            its weights grow, and healthy ratios spread wider (down to
+            3e-3 x in keras.applications and keras-hub models, where
+            broken ones sat at 2e-4 x and below; docs/real_model_matrix).
         vanishing_fraction: Float in (0, 1], default 0.5: the share of an
             epoch's steps a layer must spend below the threshold.
         explode_ratio: Float > 0, default `1e3`: a mean gradient-to-weight
@@ -153,6 +164,7 @@ class GradientHealth:
         self.layer_roles = ()
         self._zero_only = frozenset()
         self._normalized = None
+        self._normalized_net = False
 
     def get_config(self):
         return {
@@ -207,7 +219,19 @@ class GradientHealth:
         if self.matches(variables):
             self.layer_roles = self._roles(variables)
 
+    @property
+    def matrix_threshold(self):
+        """The vanishing threshold for weight matrices, relative to the
+        largest one: `vanishing_threshold`, or a fifth of it in a network
+        with normalization layers (known once built)."""
+        if self._normalized_net:
+            return self.vanishing_threshold * NORMALIZED_FACTOR
+        return self.vanishing_threshold
+
     def _roles(self, variables):
+        self._normalized_net = roles_lib.is_normalized(
+            variables, self._normalized
+        )
         return roles_lib.layer_roles(
             variables,
             self.layer_names,
@@ -453,7 +477,7 @@ class GradientHealth:
         best = ops.max(ops.where(reference, rt, 0.0))
         slow = ops.logical_and(
             ops.logical_and(scaled, compared),
-            rt < self.vanishing_threshold * best,
+            rt < self.matrix_threshold * best,
         )
         # Weights on another scale (see `roles`) count only when no
         # gradient at all reaches them. Neither does a matrix when no

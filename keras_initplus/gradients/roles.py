@@ -98,12 +98,20 @@ def layer_roles(variables, names, segment_ids, zero_only=(), normalized=None):
         if name.rsplit("/", 1)[-1] in _SCORE_NAMES:
             gated[j] = True
     roles = np.where(matrix & ~gated, MATRIX, ZERO_ONLY).astype(object)
-    if normalized is None:
-        normalized = any(_short(v) in _NORM_NAMES for v in variables)
+    normalized = is_normalized(variables, normalized)
     first = np.flatnonzero(roles == MATRIX)
     if normalized and first.size:
         roles[first[0]] = STEM
     return tuple(roles)
+
+
+def is_normalized(variables, normalized=None):
+    """`normalized` as read from the model (`has_normalization`), or,
+    when None, whether any variable is named `gamma` or `beta`, as
+    Keras's normalization layers name their scale and shift."""
+    if normalized is not None:
+        return bool(normalized)
+    return any(_short(v) in _NORM_NAMES for v in variables)
 
 
 def has_normalization(model):

@@ -98,13 +98,29 @@ def _one_step(kinds, scales):
 
 def test_with_normalization_the_stem_does_not_set_the_reference():
     # The stem's ratio (1e3) does not set the reference: the body's
-    # largest matrix does (1.0). 4e-3 of it is slow; 6e-3 is not.
+    # largest matrix does (1.0). With normalization the threshold is a
+    # fifth of 5e-3: 8e-4 of it is slow; 1.2e-3 is not.
     found, low = _one_step(
         ["dense", "norm", "dense", "dense", "dense"],
-        [1e3, 1.0, 1.0, 6e-3, 4e-3],
+        [1e3, 1.0, 1.0, 1.2e-3, 8e-4],
     )
     assert found[0] == roles.STEM and found[2:] == (roles.MATRIX,) * 3
     np.testing.assert_array_equal(low, [0, 0, 0, 0, 1])
+
+
+def test_with_normalization_the_matrix_threshold_is_a_fifth():
+    # Healthy kernels of normalized keras.applications and keras-hub
+    # models sat down to 3.3e-3 x the largest (docs/real_model_matrix):
+    # slow in a plain network, not in a normalized one.
+    plain = GradientHealth()
+    plain.build([keras.Variable(np.ones((4, 4), "float32"), name="kernel")])
+    assert plain.matrix_threshold == 5e-3
+    _, low_plain = _one_step(["dense"] * 3, [1.0, 1.0, 3.3e-3])
+    _, low_norm = _one_step(
+        ["dense", "norm", "dense", "dense"], [1.0] * 3 + [3.3e-3]
+    )
+    np.testing.assert_array_equal(low_plain, [0, 0, 1])
+    np.testing.assert_array_equal(low_norm, [0, 0, 0, 0])
 
 
 def test_without_normalization_the_stem_sets_the_reference():
