@@ -13,7 +13,8 @@ Times, in one process per setting and alternating between variants,
   gradients from a callback.
 
 For an MLP and a small CNN (and, with `--models`, tiny keras-hub ViT
-and BERT backbones built from constructors, no downloads), on each
+and BERT backbones built from constructors, no downloads, and `deep`,
+a 500-layer tanh MLP of width 32 with 1,000 weight tensors), on each
 backend asked for (TensorFlow and
 JAX by default; PyTorch with `--backends tensorflow jax torch`), on one
 CPU device and on 2 logical CPU devices: TensorFlow's MirroredStrategy
@@ -31,7 +32,7 @@ and then the backends side by side.
 
     python benchmarks/callback_overhead.py [--rounds 6] [--epochs 5]
         [--quick] [--no-mirrored] [--backends tensorflow jax]
-        [--models mlp cnn vit bert]
+        [--models mlp cnn vit bert deep]
 """
 
 import argparse
@@ -47,9 +48,12 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 VARIANTS = ("keras", "ours", "naive")
-MODELS = ("mlp", "cnn", "vit", "bert")
+MODELS = ("mlp", "cnn", "vit", "bert", "deep")
 # Batch size per model, and the tiny keras-hub configurations.
-BATCH = {"mlp": 128, "cnn": 64, "vit": 32, "bert": 32}
+BATCH = {"mlp": 128, "cnn": 64, "vit": 32, "bert": 32, "deep": 128}
+# The deep MLP: 500 Dense layers, 1,000 weight tensors, where any
+# per-variable cost of the callback shows.
+DEEP_LAYERS, DEEP_WIDTH = 500, 32
 VOCAB, SEQ = 200, 32
 BACKENDS = ("tensorflow", "jax", "torch")
 SETTINGS = ("single", "mirrored")
@@ -101,6 +105,8 @@ def build(kind, variant, scope):
         keras.utils.set_random_seed(0)
         if kind in ("vit", "bert"):
             model = _hub_model(kind)
+        elif kind == "deep":
+            model = _deep_mlp()
         elif kind == "mlp":
             model = keras.Sequential(
                 [
@@ -135,6 +141,23 @@ def build(kind, variant, scope):
     if variant == "naive":
         return model, [naive_callback_class()()]
     return model, []
+
+
+def _deep_mlp():
+    import keras
+
+    from keras_initplus import initializer_for
+
+    init = initializer_for("tanh", depth=DEEP_LAYERS)
+    hidden = [
+        keras.layers.Dense(
+            DEEP_WIDTH, activation="tanh", kernel_initializer=init
+        )
+        for _ in range(DEEP_LAYERS - 1)
+    ]
+    return keras.Sequential(
+        [keras.Input((DEEP_WIDTH,)), *hidden, keras.layers.Dense(10)]
+    )
 
 
 def _hub_model(kind):
@@ -178,6 +201,7 @@ def data(kind, n):
         return x, y
     shape = {
         "mlp": (n, 784),
+        "deep": (n, DEEP_WIDTH),
         "cnn": (n, 28, 28, 1),
         "vit": (n, 32, 32, 3),
     }[kind]
