@@ -18,7 +18,15 @@ a 500-layer tanh MLP of width 32 with 1,000 weight tensors), on each
 backend asked for (TensorFlow and
 JAX by default; PyTorch with `--backends tensorflow jax torch`), on one
 CPU device and on 2 logical CPU devices: TensorFlow's MirroredStrategy
-and JAX's `keras.distribution.DataParallel`. Steady state is the median
+and JAX's `keras.distribution.DataParallel`. The main figure is the
+step: the time from one batch's end to the next one's (on JAX after
+waiting for the step's loss), the first batch of each epoch left out,
+over every epoch of the rounds after the first. Its median ("step ms")
+is the measure other jobs move least, since a burst of load slows some
+steps and not the middle one; "paired" beside it is the median over
+rounds of each round's ratio of median steps. Many short rounds
+(`--rounds 16 --epochs 2`) suit it better than few long ones. The
+epoch figures follow: the median
 epoch time over the epochs after the first of every `fit` call
 (tracing excluded), and the fastest such epoch: on a shared machine
 other jobs only ever add time, so the minimum is the steadier figure
@@ -293,15 +301,35 @@ def naive_callback_class():
 def run(args, setting):
     import keras
 
+    jax_backend = keras.backend.backend() == "jax"
+    if jax_backend:
+        import jax
+
     class Timer(keras.callbacks.Callback):
+        """Epoch times, and the time from each batch's end to the next
+        one's within an epoch: one whole step, callbacks included."""
+
         def on_epoch_begin(self, epoch, logs=None):
             self.t0 = time.perf_counter()
+            self.last = None
+            self.step_times.append([])
 
         def on_epoch_end(self, epoch, logs=None):
             self.times.append(time.perf_counter() - self.t0)
 
+        def on_train_batch_end(self, batch, logs=None):
+            if jax_backend:
+                # JAX dispatches asynchronously: wait for this step's
+                # loss so that each interval is one step's work.
+                jax.block_until_ready(logs)
+            now = time.perf_counter()
+            if self.last is not None:
+                self.step_times[-1].append(now - self.last)
+            self.last = now
+
         def on_train_begin(self, logs=None):
             self.times = []
+            self.step_times = []
 
     scope, label = distribution_scope(keras.backend.backend(), setting)
     results = {}
@@ -315,6 +343,8 @@ def run(args, setting):
                 if hasattr(cb, "set_data"):
                     cb.set_data(x, y, batch)
         steady = {v: [] for v in VARIANTS}
+        steps = {v: [] for v in VARIANTS}
+        step_rounds = {v: [] for v in VARIANTS}
         first = {v: [] for v in VARIANTS}
         rounds = {v: [] for v in VARIANTS}
         first_fit = {}
@@ -338,13 +368,27 @@ def run(args, setting):
                     )
                 else:
                     steady[v].extend(timer.times[1:])
+                    mine = [t for e in timer.step_times for t in e]
+                    steps[v].extend(mine)
+                    step_rounds[v].append(statistics.median(mine))
                     rounds[v].append(statistics.median(timer.times[1:]))
                     first[v].append(
                         timer.times[0] - statistics.median(timer.times[1:])
                     )
         med = {v: statistics.median(steady[v]) for v in VARIANTS}
         best = {v: min(steady[v]) for v in VARIANTS}
+        step = {v: statistics.median(steps[v]) for v in VARIANTS}
         results[kind] = {
+            # The median step is the measure least moved by other jobs:
+            # a burst of load slows a few steps, not the middle one.
+            "step_ms": {v: 1000 * step[v] for v in VARIANTS},
+            "step_ratio": {v: step[v] / step["keras"] for v in VARIANTS},
+            "step_paired_ratio": {
+                v: statistics.median(
+                    a / b for a, b in zip(step_rounds[v], step_rounds["keras"])
+                )
+                for v in VARIANTS
+            },
             "steady_s": med,
             "ratio": {v: med[v] / med["keras"] for v in VARIANTS},
             "min_s": best,
@@ -368,14 +412,18 @@ def run(args, setting):
 def show(title, results):
     print(f"\n{title}")
     print(
-        f"{'model':5} {'variant':6} {'epoch s median':>15} {'ratio':>6} "
+        f"{'model':5} {'variant':6} {'step ms':>8} {'ratio':>6} "
+        f"{'paired':>7} {'epoch s median':>15} {'ratio':>6} "
         f"{'epoch s min':>12} {'ratio':>6} {'paired':>7} "
         f"{'one-off s/fit':>14} {'first fit s':>12}"
     )
     for kind, res in results.items():
         for v in VARIANTS:
             print(
-                f"{kind:5} {v:6} {res['steady_s'][v]:15.4f} "
+                f"{kind:5} {v:6} {res['step_ms'][v]:8.3f} "
+                f"{res['step_ratio'][v]:6.3f} "
+                f"{res['step_paired_ratio'][v]:7.3f} "
+                f"{res['steady_s'][v]:15.4f} "
                 f"{res['ratio'][v]:6.3f} {res['min_s'][v]:12.4f} "
                 f"{res['min_ratio'][v]:6.3f} {res['paired_ratio'][v]:7.3f} "
                 f"{res['one_off_s'][v]:14.3f} "
@@ -386,10 +434,13 @@ def show(title, results):
 def side_by_side(table):
     """ours / keras per model and setting, one column per backend."""
     backends = list(dict.fromkeys(b for b, _ in table))
-    print("\nours / keras (median, min, paired), backends side by side")
+    print(
+        "\nours / keras: median step, paired median step; epoch median, "
+        "min, paired; backends side by side"
+    )
     header = f"{'setting':9} {'model':5}"
     for backend in backends:
-        header += f" {backend:>22}"
+        header += f" {backend:>36}"
     print(header)
     settings = list(dict.fromkeys(st for _, st in table))
     kinds = list(dict.fromkeys(k for res in table.values() for k in res))
@@ -401,11 +452,13 @@ def side_by_side(table):
                 cell = "-"
                 if res:
                     cell = (
+                        f"{res['step_ratio']['ours']:.3f} "
+                        f"{res['step_paired_ratio']['ours']:.3f}; "
                         f"{res['ratio']['ours']:.3f} "
                         f"{res['min_ratio']['ours']:.3f} "
                         f"{res['paired_ratio']['ours']:.3f}"
                     )
-                row += f" {cell:>22}"
+                row += f" {cell:>36}"
             print(row)
 
 
