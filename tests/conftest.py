@@ -9,6 +9,18 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # worker's share of the cores can use. Child processes inherit this.
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
+# Most of the JAX pass is XLA compiling the same few small train steps
+# again for each test's fresh model. JAX's persistent cache keys a
+# compiled step by its program (debug names stripped), so a step already
+# compiled by this run, by the other worker or by an earlier run on this
+# checkout is loaded instead. Only the time changes: a cache hit is the
+# same executable.
+os.environ.setdefault(
+    "JAX_COMPILATION_CACHE_DIR",
+    os.path.join(os.path.dirname(__file__), "..", ".pytest_cache", "jax"),
+)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 
 def pytest_sessionfinish(session, exitstatus):
